@@ -1,0 +1,24 @@
+#ifndef RIVULET_COPENSSL_SHIM_H
+#define RIVULET_COPENSSL_SHIM_H
+
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/crypto.h>
+
+// Function-like macros are not imported into Swift, so they get inline wrappers.
+static inline long rivulet_ssl_ctx_set_mode(SSL_CTX *context, long mode) {
+    return SSL_CTX_set_mode(context, mode);
+}
+
+static inline int rivulet_ssl_ctx_set_min_tls12(SSL_CTX *context) {
+    return (int)SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+}
+
+static inline long rivulet_ssl_ctx_set_options(SSL_CTX *context, long options) {
+    return (long)SSL_CTX_set_options(context, (uint64_t)options);
+}
+
+#endif

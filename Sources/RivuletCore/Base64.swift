@@ -1,0 +1,76 @@
+/// Standard-alphabet base64 (RFC 4648 section 4), as Pulsar's WebSocket API uses for payloads and message ids.
+public enum Base64 {
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    private static let decodeTable: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }()
+
+    /// Encodes `bytes` with padding.
+    public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        String(decoding: encodeToBytes(bytes), as: UTF8.self)
+    }
+
+    /// Encodes `bytes` with padding into ASCII bytes.
+    public static func encodeToBytes<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+        var output = [UInt8]()
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var iterator = bytes.makeIterator()
+        while let first = iterator.next() {
+            let second = iterator.next()
+            let third = iterator.next()
+            let value = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
+            output.append(alphabet[Int(value >> 18 & 0x3F)])
+            output.append(alphabet[Int(value >> 12 & 0x3F)])
+            output.append(second == nil ? UInt8(ascii: "=") : alphabet[Int(value >> 6 & 0x3F)])
+            output.append(third == nil ? UInt8(ascii: "=") : alphabet[Int(value & 0x3F)])
+        }
+        return output
+    }
+
+    /// Decodes standard base64; padding is optional. Returns nil on whitespace, URL-safe characters,
+    /// misplaced padding or a dangling single character, as Java's basic decoder does.
+    public static func decode<Bytes: Collection>(_ text: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
+        var output = [UInt8]()
+        output.reserveCapacity(text.count / 4 * 3 + 2)
+        var accumulator: UInt32 = 0
+        var pending = 0
+        var padding = 0
+        for byte in text {
+            if byte == UInt8(ascii: "=") {
+                padding += 1
+                continue
+            }
+            guard padding == 0 else { return nil }
+            let value = decodeTable[Int(byte)]
+            guard value != 0xFF else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            pending += 1
+            if pending == 4 {
+                output.append(UInt8(accumulator >> 16 & 0xFF))
+                output.append(UInt8(accumulator >> 8 & 0xFF))
+                output.append(UInt8(accumulator & 0xFF))
+                accumulator = 0
+                pending = 0
+            }
+        }
+        switch pending {
+        case 0:
+            guard padding == 0 else { return nil }
+        case 2:
+            guard padding == 0 || padding == 2 else { return nil }
+            output.append(UInt8(accumulator >> 4 & 0xFF))
+        case 3:
+            guard padding == 0 || padding == 1 else { return nil }
+            output.append(UInt8(accumulator >> 10 & 0xFF))
+            output.append(UInt8(accumulator >> 2 & 0xFF))
+        default:
+            return nil
+        }
+        return output
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? { decode(Array(text.utf8)) }
+}
