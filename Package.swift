@@ -36,5 +36,6 @@ let package = Package(
         .testTarget(name: "RivuletAuthTests", dependencies: ["RivuletAuth"]),
         .testTarget(name: "RivuletHTTPTests", dependencies: ["RivuletHTTP"]),
         .testTarget(name: "RivuletAPITests", dependencies: ["RivuletAPI", "RivuletHTTP", "RivuletAuth"]),
+        .testTarget(name: "RivuletServerTests", dependencies: ["RivuletServer"]),
     ]
 )
