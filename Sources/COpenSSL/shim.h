@@ -21,4 +21,9 @@ static inline long rivulet_ssl_ctx_set_options(SSL_CTX *context, long options) {
     return (long)SSL_CTX_set_options(context, (uint64_t)options);
 }
 
+// SSL_OP_* values are built with the function-like SSL_OP_BIT macro, so Swift cannot see them.
+static inline long rivulet_ssl_ctx_disable_compression_and_renegotiation(SSL_CTX *context) {
+    return (long)SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+}
+
 #endif

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Certificate and key for a TLS listener, both PEM files. The certificate file may hold the full chain.
+public struct TLSConfiguration: Sendable {
+    public var certificatePath: String
+    public var privateKeyPath: String
+
+    public init(certificatePath: String, privateKeyPath: String) {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+    }
+}
+
+/// Settings of one `HTTPServer`. Every limit has a default; times are `Duration`s.
+public struct HTTPServerConfiguration: Sendable {
+    /// Address to bind: an IPv4 or IPv6 literal or a name that `getaddrinfo` resolves, such as "localhost".
+    public var host: String
+    /// TCP port; 0 asks the kernel for a free one (read it from `HTTPServer.boundPort`).
+    public var port: Int
+    /// Number of event-loop threads, each with its own listening socket.
+    public var loopCount: Int
+    /// When set, the port speaks only HTTPS and WSS (TLS 1.2 or later).
+    public var tls: TLSConfiguration?
+    /// Largest request line plus headers; a larger head gets 431.
+    public var maxRequestHeadBytes: Int
+    /// Largest request body; a larger body gets 413.
+    public var maxRequestBodyBytes: Int
+    /// Time a client has to send a complete request head (and to finish the TLS handshake).
+    public var headerReadTimeout: Duration
+    /// Time an idle keep-alive connection stays open between requests.
+    public var keepAliveIdleTimeout: Duration
+    /// Largest WebSocket message after joining fragments; a larger one closes the connection with 1009.
+    public var maxWebSocketMessageBytes: Int
+    /// Interval between server pings on each WebSocket; nil sends none.
+    public var webSocketPingInterval: Duration?
+    /// A WebSocket that receives no frame for this long is closed with 1001.
+    public var webSocketIdleTimeout: Duration
+    /// Time the peer has to answer our close frame (or to finish reading after an error response).
+    public var closeHandshakeTimeout: Duration
+    /// Open connections across all loops; connections above it are accepted and closed at once.
+    public var maxConnections: Int
+    /// Bytes queued for one socket above which the connection stops reading until the queue drains below half.
+    public var outboundHighWaterBytes: Int
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8000,
+        loopCount: Int = ProcessInfo.processInfo.activeProcessorCount,
+        tls: TLSConfiguration? = nil,
+        maxRequestHeadBytes: Int = 64 * 1024,
+        maxRequestBodyBytes: Int = 8 * 1024 * 1024,
+        headerReadTimeout: Duration = .seconds(30),
+        keepAliveIdleTimeout: Duration = .seconds(120),
+        maxWebSocketMessageBytes: Int = 8 * 1024 * 1024,
+        webSocketPingInterval: Duration? = .seconds(30),
+        webSocketIdleTimeout: Duration = .seconds(300),
+        closeHandshakeTimeout: Duration = .seconds(5),
+        maxConnections: Int = 50_000,
+        outboundHighWaterBytes: Int = 16 * 1024 * 1024
+    ) {
+        self.host = host
+        self.port = port
+        self.loopCount = max(1, loopCount)
+        self.tls = tls
+        self.maxRequestHeadBytes = maxRequestHeadBytes
+        self.maxRequestBodyBytes = maxRequestBodyBytes
+        self.headerReadTimeout = headerReadTimeout
+        self.keepAliveIdleTimeout = keepAliveIdleTimeout
+        self.maxWebSocketMessageBytes = maxWebSocketMessageBytes
+        self.webSocketPingInterval = webSocketPingInterval
+        self.webSocketIdleTimeout = webSocketIdleTimeout
+        self.closeHandshakeTimeout = closeHandshakeTimeout
+        self.maxConnections = maxConnections
+        self.outboundHighWaterBytes = outboundHighWaterBytes
+    }
+}
+
+/// A failure to configure or start the server, with a message that names the file, address or value involved.
+public struct HTTPServerError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating at `UInt64.max`; negative durations count as zero.
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return .max }
+        return whole &+ UInt64(attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,300 @@
+import COpenSSL
+import RivuletCore
+
+/// RFC 6455 frame opcodes.
+enum WebSocketOpcode: UInt8 {
+    case continuation = 0x0
+    case text = 0x1
+    case binary = 0x2
+    case close = 0x8
+    case ping = 0x9
+    case pong = 0xA
+
+    var isControl: Bool { rawValue & 0x8 != 0 }
+}
+
+/// Close codes from RFC 6455 section 7.4.1 that the transport sends.
+enum WebSocketCloseCode {
+    static let normal: UInt16 = 1000
+    static let goingAway: UInt16 = 1001
+    static let protocolError: UInt16 = 1002
+    static let invalidPayload: UInt16 = 1007
+    static let messageTooBig: UInt16 = 1009
+
+    /// True for codes a peer may put in a close frame (RFC 6455 section 7.4).
+    static func isValidOnWire(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1011, 3000...4999: true
+        default: false
+        }
+    }
+}
+
+/// One complete message or control frame, unmasked, with fragments joined.
+enum WebSocketEvent: Equatable {
+    case text([UInt8])
+    case binary([UInt8])
+    case ping([UInt8])
+    case pong([UInt8])
+    /// `code` is nil when the close frame had no payload.
+    case close(code: UInt16?, reason: [UInt8])
+}
+
+/// A peer broke RFC 6455; the connection is failed with `closeCode`.
+struct WebSocketProtocolError: Error, Equatable {
+    var closeCode: UInt16
+    var reason: String
+}
+
+/// An incremental RFC 6455 frame decoder that joins fragments and enforces the framing rules.
+///
+/// A server decodes with `requireMasked: true` (client frames must be masked); a client, such as a test,
+/// decodes server frames with `requireMasked: false`.
+struct WebSocketFrameDecoder {
+    let maxMessageBytes: Int
+    let requireMasked: Bool
+    private var fragmentOpcode: WebSocketOpcode?
+    private var fragments: [UInt8] = []
+
+    init(maxMessageBytes: Int, requireMasked: Bool) {
+        self.maxMessageBytes = maxMessageBytes
+        self.requireMasked = requireMasked
+    }
+
+    /// Consumes frames from `input` until one yields an event; nil means more bytes are needed.
+    mutating func next(_ input: inout ByteQueue) throws(WebSocketProtocolError) -> WebSocketEvent? {
+        while true {
+            guard let frame = try Self.readFrame(&input, maxPayloadBytes: maxMessageBytes - fragments.count,
+                                                  requireMasked: requireMasked) else {
+                return nil
+            }
+            if let event = try assemble(frame) { return event }
+        }
+    }
+
+    private mutating func assemble(
+        _ frame: (fin: Bool, opcode: WebSocketOpcode, payload: [UInt8])
+    ) throws(WebSocketProtocolError) -> WebSocketEvent? {
+        switch frame.opcode {
+        case .ping: return .ping(frame.payload)
+        case .pong: return .pong(frame.payload)
+        case .close: return try Self.closeEvent(frame.payload)
+        case .continuation:
+            guard let opcode = fragmentOpcode else {
+                throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError,
+                                             reason: "continuation frame without a message to continue")
+            }
+            fragments.append(contentsOf: frame.payload)
+            guard frame.fin else { return nil }
+            let payload = fragments
+            fragments = []
+            fragmentOpcode = nil
+            return try Self.message(opcode, payload)
+        case .text, .binary:
+            guard fragmentOpcode == nil else {
+                throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError,
+                                             reason: "new message before the fragmented one finished")
+            }
+            guard frame.fin else {
+                fragmentOpcode = frame.opcode
+                fragments = frame.payload
+                return nil
+            }
+            return try Self.message(frame.opcode, frame.payload)
+        }
+    }
+
+    private static func message(
+        _ opcode: WebSocketOpcode, _ payload: [UInt8]
+    ) throws(WebSocketProtocolError) -> WebSocketEvent {
+        guard opcode == .text else { return .binary(payload) }
+        guard UTF8Validation.isValid(payload) else {
+            throw WebSocketProtocolError(closeCode: WebSocketCloseCode.invalidPayload, reason: "text message is not valid UTF-8")
+        }
+        return .text(payload)
+    }
+
+    private static func closeEvent(_ payload: [UInt8]) throws(WebSocketProtocolError) -> WebSocketEvent {
+        if payload.isEmpty { return .close(code: nil, reason: []) }
+        guard payload.count >= 2 else {
+            throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError, reason: "close frame with a 1-byte payload")
+        }
+        let code = UInt16(payload[0]) << 8 | UInt16(payload[1])
+        guard WebSocketCloseCode.isValidOnWire(code) else {
+            throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError, reason: "invalid close code \(code)")
+        }
+        let reason = Array(payload[2...])
+        guard UTF8Validation.isValid(reason) else {
+            throw WebSocketProtocolError(closeCode: WebSocketCloseCode.invalidPayload, reason: "close reason is not valid UTF-8")
+        }
+        return .close(code: code, reason: reason)
+    }
+
+    /// Reads one whole frame, unmasked, or returns nil when it has not fully arrived.
+    private static func readFrame(
+        _ input: inout ByteQueue, maxPayloadBytes: Int, requireMasked: Bool
+    ) throws(WebSocketProtocolError) -> (fin: Bool, opcode: WebSocketOpcode, payload: [UInt8])? {
+        guard input.count >= 2 else { return nil }
+        let first = input[0]
+        let second = input[1]
+        guard first & 0x70 == 0 else {
+            throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError, reason: "reserved bits set")
+        }
+        guard let opcode = WebSocketOpcode(rawValue: first & 0x0F) else {
+            throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError, reason: "reserved opcode")
+        }
+        let fin = first & 0x80 != 0
+        let masked = second & 0x80 != 0
+        guard masked == requireMasked else {
+            let reason = requireMasked ? "client frame not masked" : "server frame masked"
+            throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError, reason: reason)
+        }
+
+        var headerLength = 2
+        var length = UInt64(second & 0x7F)
+        if length == 126 {
+            guard input.count >= 4 else { return nil }
+            length = UInt64(input[2]) << 8 | UInt64(input[3])
+            headerLength = 4
+        } else if length == 127 {
+            guard input.count >= 10 else { return nil }
+            length = (2..<10).reduce(UInt64(0)) { $0 << 8 | UInt64(input[$1]) }
+            guard length >> 63 == 0 else {
+                throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError, reason: "payload length has the top bit set")
+            }
+            headerLength = 10
+        }
+        if opcode.isControl {
+            guard fin else {
+                throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError, reason: "fragmented control frame")
+            }
+            guard length <= 125 else {
+                throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError, reason: "control frame longer than 125 bytes")
+            }
+        } else if length > UInt64(max(0, maxPayloadBytes)) {
+            throw WebSocketProtocolError(closeCode: WebSocketCloseCode.messageTooBig, reason: "message too big")
+        }
+
+        let maskLength = masked ? 4 : 0
+        let total = headerLength + maskLength + Int(length)
+        guard input.count >= total else { return nil }
+        let maskKey = masked ? Array(input.bytes(headerLength..<(headerLength + 4))) : []
+        input.consume(headerLength + maskLength)
+        var payload = input.read(Int(length))
+        if masked { WebSocketMasking.apply(maskKey, to: &payload) }
+        return (fin, opcode, payload)
+    }
+}
+
+/// Frame encoding and the opening-handshake key.
+enum WebSocketFrameEncoder {
+    /// Appends one frame; `maskKey` (4 bytes) is for clients, servers send unmasked frames.
+    static func append<Payload: Collection>(
+        opcode: WebSocketOpcode, payload: Payload, fin: Bool = true, maskKey: [UInt8]? = nil, to output: inout ByteQueue
+    ) where Payload.Element == UInt8 {
+        output.append((fin ? 0x80 : 0) | opcode.rawValue)
+        let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
+        let length = payload.count
+        if length < 126 {
+            output.append(maskBit | UInt8(length))
+        } else if length <= 0xFFFF {
+            output.append(maskBit | 126)
+            output.append(UInt8(length >> 8))
+            output.append(UInt8(length & 0xFF))
+        } else {
+            output.append(maskBit | 127)
+            for shift in stride(from: 56, through: 0, by: -8) {
+                output.append(UInt8(truncatingIfNeeded: UInt64(length) >> UInt64(shift)))
+            }
+        }
+        if let maskKey {
+            output.append(contentsOf: maskKey)
+            var masked = Array(payload)
+            WebSocketMasking.apply(maskKey, to: &masked)
+            output.append(contentsOf: masked)
+        } else {
+            output.append(contentsOf: payload)
+        }
+    }
+
+    /// The payload of a close frame: the code, then at most 123 bytes of reason cut at a character boundary.
+    static func closePayload(code: UInt16, reason: String) -> [UInt8] {
+        var payload = [UInt8(code >> 8), UInt8(code & 0xFF)]
+        var reasonBytes = 0
+        for scalar in reason.unicodeScalars {
+            let width = String(scalar).utf8.count
+            guard reasonBytes + width <= 123 else { break }
+            payload.append(contentsOf: String(scalar).utf8)
+            reasonBytes += width
+        }
+        return payload
+    }
+
+    /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64 of SHA-1 over the key and the RFC 6455 GUID.
+    static func acceptValue(forKey key: String) -> String {
+        let input = Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8)
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var digestLength: UInt32 = 0
+        let status = input.withUnsafeBytes { source in
+            EVP_Digest(source.baseAddress, source.count, &digest, &digestLength, EVP_sha1(), nil)
+        }
+        precondition(status == 1, "EVP_Digest with SHA-1 failed")
+        return Base64.encode(digest.prefix(Int(digestLength)))
+    }
+}
+
+/// XOR masking from RFC 6455 section 5.3; applying it twice restores the payload.
+enum WebSocketMasking {
+    static func apply(_ key: [UInt8], to payload: inout [UInt8]) {
+        precondition(key.count == 4, "a mask key has 4 bytes")
+        let count = payload.count
+        payload.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            // Eight bytes at a time: the key repeats every 4 bytes, so a doubled key covers one word.
+            var wordKey: UInt64 = 0
+            withUnsafeMutableBytes(of: &wordKey) { keyBytes in
+                for index in 0..<8 { keyBytes[index] = key[index % 4] }
+            }
+            var offset = 0
+            while offset + 8 <= count {
+                let word = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                base.storeBytes(of: word ^ wordKey, toByteOffset: offset, as: UInt64.self)
+                offset += 8
+            }
+            while offset < count {
+                buffer[offset] ^= key[offset % 4]
+                offset += 1
+            }
+        }
+    }
+}
+
+/// Strict UTF-8 validation per RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+enum UTF8Validation {
+    static func isValid<Bytes: Collection>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
+        var iterator = bytes.makeIterator()
+        while let lead = iterator.next() {
+            if lead < 0x80 { continue }
+            let continuationCount: Int
+            var lowerBound: UInt8 = 0x80
+            var upperBound: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: continuationCount = 1
+            case 0xE0: continuationCount = 2; lowerBound = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: continuationCount = 2
+            case 0xED: continuationCount = 2; upperBound = 0x9F
+            case 0xF0: continuationCount = 3; lowerBound = 0x90
+            case 0xF1...0xF3: continuationCount = 3
+            case 0xF4: continuationCount = 3; upperBound = 0x8F
+            default: return false
+            }
+            for index in 0..<continuationCount {
+                guard let next = iterator.next() else { return false }
+                let low: UInt8 = index == 0 ? lowerBound : 0x80
+                let high: UInt8 = index == 0 ? upperBound : 0xBF
+                guard next >= low && next <= high else { return false }
+            }
+        }
+        return true
+    }
+}
