@@ -1,0 +1,115 @@
+import Foundation
+import RivuletCore
+
+/// Opens the segment files of a log directory at startup and checks every record.
+///
+/// The last segment may end in a torn write (records the writer had not synced when the machine stopped): it is
+/// cut at the last valid record, with one warning. Sealed segments were synced before the next one was created,
+/// so any damage there, or damage in the last segment followed by valid records, is corruption of acknowledged
+/// data and fails the open.
+struct SegmentRecovery {
+    let logDirectory: String
+    let logger: Logger
+
+    func recover() throws(StorageError) -> [Segment] {
+        let bases = try segmentBases()
+        guard !bases.isEmpty else { return [try createFirstSegment()] }
+
+        let buffer = ByteBuffer(capacity: SegmentScanner.chunkBytes)
+        var segments: [Segment] = []
+        var cutBytes: UInt64 = 0
+        for (index, base) in bases.enumerated() {
+            let path = logDirectory + "/" + Segment.fileName(base: base)
+            let file = FileHandleBox(fd: try FileIO.open(path, O_RDWR), path: path)
+            if let previous = segments.last, previous.end != base {
+                throw .corrupt("segment file \(path) starts at position \(base) but the segment before it ends at \(previous.end): a segment file is missing or damaged")
+            }
+            let isLast = index == bases.count - 1
+            let (size, cut) = try checkRecords(file, isLast: isLast, buffer: buffer)
+            cutBytes += cut
+            segments.append(Segment(base: base, size: size, file: file))
+        }
+        logger.info("log recovered", [
+            "segments": String(segments.count), "first": String(segments[0].base),
+            "end": String(segments[segments.count - 1].end), "cutBytes": String(cutBytes),
+        ])
+        return segments
+    }
+
+    /// Returns the bases of the segment files, sorted; other files in the directory are ignored.
+    private func segmentBases() throws(StorageError) -> [UInt64] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: logDirectory)
+        } catch {
+            throw .io("cannot list \(logDirectory): \(error.localizedDescription)")
+        }
+        var bases: [UInt64] = []
+        for name in names {
+            if let base = Segment.base(fromFileName: name) {
+                bases.append(base)
+            } else {
+                logger.warning("ignoring unexpected file in the log directory", ["file": logDirectory + "/" + name])
+            }
+        }
+        return bases.sorted()
+    }
+
+    private func createFirstSegment() throws(StorageError) -> Segment {
+        let path = logDirectory + "/" + Segment.fileName(base: 0)
+        let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o644)
+        try FileIO.syncDirectory(logDirectory)
+        logger.info("log created", ["file": path])
+        return Segment(base: 0, size: 0, file: FileHandleBox(fd: fd, path: path))
+    }
+
+    /// Verifies every record of one segment; returns its valid size and how many bytes were cut from its tail.
+    private func checkRecords(_ file: FileHandleBox, isLast: Bool, buffer: ByteBuffer) throws(StorageError) -> (UInt64, UInt64) {
+        let fileSize = try FileIO.fileSize(file.fd, path: file.path)
+        let outcome: SegmentScanner.Outcome
+        do {
+            outcome = try SegmentScanner.scan(file, from: 0, to: fileSize, buffer: buffer) { _, _ in }
+        } catch {
+            throw error as? StorageError ?? .io("reading \(file.path) failed: \(error)")
+        }
+        guard case .stopped(let offset, let reason) = outcome else { return (fileSize, 0) }
+
+        guard isLast else {
+            throw .corrupt("sealed segment file \(file.path) is corrupt at offset \(offset) (\(reason)); records after it would be lost, so the log was not opened: restore the file or move the log directory aside")
+        }
+        if try validRecordFollows(file, badRecordAt: offset, fileSize: fileSize) {
+            throw .corrupt("segment file \(file.path) is corrupt at offset \(offset) (\(reason)) but valid records follow, so this is not a torn write: restore the file or move the log directory aside")
+        }
+        try FileIO.truncate(file.fd, to: offset, path: file.path)
+        try FileIO.dataSync(file.fd, path: file.path)
+        logger.warning("cut a torn tail from the log", [
+            "file": file.path, "offset": String(offset), "bytes": String(fileSize - offset), "reason": reason,
+        ])
+        return (offset, fileSize - offset)
+    }
+
+    /// Whether the record after a damaged one, found through the damaged record's length field, is valid.
+    /// A torn write leaves nothing valid behind it; a flipped bit in the middle of the log does.
+    private func validRecordFollows(_ file: FileHandleBox, badRecordAt offset: UInt64, fileSize: UInt64) throws(StorageError) -> Bool {
+        let header = try FileIO.pread(file.fd, count: RecordFormat.headerBytes, at: offset, path: file.path)
+        guard header.count == RecordFormat.headerBytes, header[0] == RecordFormat.magic0, header[1] == RecordFormat.magic1 else {
+            return false
+        }
+        let bodyBytes = UInt64(header[4]) | UInt64(header[5]) << 8 | UInt64(header[6]) << 16 | UInt64(header[7]) << 24
+        let next = offset + UInt64(RecordFormat.headerBytes) + bodyBytes
+        guard next < fileSize else { return false }
+
+        let scratch = ByteBuffer(capacity: RecordFormat.headerBytes)
+        var found = false
+        do {
+            _ = try SegmentScanner.scan(file, from: next, to: fileSize, buffer: scratch) { _, _ in
+                found = true
+                throw CancellationError()
+            }
+        } catch is CancellationError {
+        } catch {
+            throw error as? StorageError ?? .io("reading \(file.path) failed: \(error)")
+        }
+        return found
+    }
+}
