@@ -4,10 +4,13 @@ import RivuletCore
 /// Opens the segment files of a log directory at startup and checks every record.
 ///
 /// The last segment may end in a torn write (records the writer had not synced when the machine stopped): it is
-/// cut at the last valid record, with one warning. Sealed segments were synced before the next one was created,
-/// so any damage there, or damage in the last segment followed by valid records, is corruption of acknowledged
-/// data and fails the open.
+/// cut at the last valid record, with one warning. When valid records follow the damaged one, the cut bytes are
+/// also saved beside the segment and the line is an error. Sealed segments were synced before the next one was
+/// created, so any damage there is corruption of acknowledged data and fails the open.
 struct SegmentRecovery {
+    /// Bytes at most copied to a `.cut-<offset>` side file; a bound for a tail of garbage or preallocated zeros.
+    static let maxSavedBytes: UInt64 = 128 << 20
+
     let logDirectory: String
     let logger: Logger
 
@@ -48,7 +51,7 @@ struct SegmentRecovery {
         for name in names {
             if let base = Segment.base(fromFileName: name) {
                 bases.append(base)
-            } else {
+            } else if !name.contains(".seg.cut-") {
                 logger.warning("ignoring unexpected file in the log directory", ["file": logDirectory + "/" + name])
             }
         }
@@ -77,15 +80,31 @@ struct SegmentRecovery {
         guard isLast else {
             throw .corrupt("sealed segment file \(file.path) is corrupt at offset \(offset) (\(reason)); records after it would be lost, so the log was not opened: restore the file or move the log directory aside")
         }
-        if try validRecordFollows(file, badRecordAt: offset, fileSize: fileSize) {
-            throw .corrupt("segment file \(file.path) is corrupt at offset \(offset) (\(reason)) but valid records follow, so this is not a torn write: restore the file or move the log directory aside")
+        let cutBytes = fileSize - offset
+        guard try validRecordFollows(file, badRecordAt: offset, fileSize: fileSize) else {
+            try cut(file, at: offset)
+            logger.warning("cut a torn tail from the log", [
+                "file": file.path, "offset": String(offset), "bytes": String(cutBytes), "reason": reason,
+            ])
+            return (offset, cutBytes)
         }
-        try FileIO.truncate(file.fd, to: offset, path: file.path)
-        try FileIO.dataSync(file.fd, path: file.path)
-        logger.warning("cut a torn tail from the log", [
-            "file": file.path, "offset": String(offset), "bytes": String(fileSize - offset), "reason": reason,
+        // Valid records behind a damaged one: either the machine stopped while pages of one write reached the
+        // disk out of order (nothing after the damage was acknowledged), or the disk damaged acknowledged data.
+        // Recovery cannot tell which, so it keeps the cut bytes in a side file and reports an error.
+        let savedPath = "\(file.path).cut-\(offset)"
+        let saved = try FileIO.pread(file.fd, count: Int(min(cutBytes, Self.maxSavedBytes)), at: offset, path: file.path)
+        try AtomicFile.write(path: savedPath, bytes: saved, mode: 0o600)
+        try cut(file, at: offset)
+        logger.error("cut the log at a damaged record followed by valid records; the cut bytes were saved", [
+            "file": file.path, "offset": String(offset), "bytes": String(cutBytes), "reason": reason,
+            "savedTo": savedPath, "savedBytes": String(saved.count),
         ])
         return (offset, fileSize - offset)
+    }
+
+    private func cut(_ file: FileHandleBox, at offset: UInt64) throws(StorageError) {
+        try FileIO.truncate(file.fd, to: offset, path: file.path)
+        try FileIO.dataSync(file.fd, path: file.path)
     }
 
     /// Whether the record after a damaged one, found through the damaged record's length field, is valid.
