@@ -16,6 +16,8 @@ final class LogWriter: @unchecked Sendable {
     private var lastSync = ContinuousClock.now
     private var unsynced = false
     private var failure: StorageError?
+    /// The positions of each append of the current group, reused between batches.
+    private var groupPositions: [[LogPosition]] = []
 
     init(shared: LogState, active: Segment, options: LogOptions, logger: Logger, logDirectory: String) {
         self.shared = shared
@@ -88,8 +90,7 @@ final class LogWriter: @unchecked Sendable {
             return
         }
         var groupStart = 0
-        var groupPositions: [[LogPosition]] = []
-        groupPositions.reserveCapacity(batch.count)
+        groupPositions.removeAll(keepingCapacity: true)
         var groupStartSegment = active.base
         var groupStartSize = active.size
         do throws(StorageError) {

@@ -86,11 +86,11 @@ extension SegmentedLog {
     /// warning and returns nil, so the caller replays the whole log. Once segments were released, it throws
     /// `.corrupt` naming the file. A checkpoint past the end of the log also throws `.corrupt`.
     public func latestCheckpoint() throws(StorageError) -> Checkpoint? {
-        guard let bytes = try AtomicFile.read(path: checkpointPath) else { return nil }
         let (first, end): (UInt64, UInt64) = try shared.state.withLock { (state) throws(StorageError) in
             guard !state.closed, let first = state.segments.first, let last = state.segments.last else { throw .closed }
             return (first.base, last.end)
         }
+        guard let bytes = try AtomicFile.read(path: checkpointPath) else { return nil }
         switch CheckpointFormat.decode(bytes) {
         case .success(let checkpoint):
             guard checkpoint.position.rawValue <= end else {

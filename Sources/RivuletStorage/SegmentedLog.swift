@@ -30,6 +30,8 @@ public final class SegmentedLog: RecordLog {
         let lockFile = try SegmentedLog.lockDirectory(directory)
         try FileIO.makeDirectory(logDirectory)
         let segments = try SegmentRecovery(logDirectory: logDirectory, logger: self.logger).recover()
+        // Makes the entries of `log/` and `lock` durable when this open created them.
+        try FileIO.syncDirectory(directory)
 
         shared = LogState(segments: segments, lockFile: lockFile)
         let writer = LogWriter(
@@ -56,6 +58,8 @@ public final class SegmentedLog: RecordLog {
             completion(.failure(.recordTooLarge(large.body.count)))
             return
         }
+        // NOTE: the queue has no bound of its own; callers bound it with their in-flight limits (a producer's
+        // pending messages, a subscription's unacked messages).
         var wakeWriter = false
         let rejection: StorageError? = shared.state.withLock { state in
             if state.closing { return .closed }

@@ -253,4 +253,39 @@ import Testing
         log.close()
         #expect(appendAndWait(log, [record(2)]) == .failure(.closed))
     }
+
+    @Test func intervalPolicySyncsWithoutFurtherAppends() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = try SegmentedLog(directory: directory.path, options: LogOptions(fsync: .interval(.milliseconds(20))), logger: quietLogger())
+        defer { log.close() }
+
+        _ = try appendAndWait(log, [record(0)]).get()
+        _ = try appendAndWait(log, [record(1)]).get()
+
+        // The writer syncs on its own once the interval passed; poll with a generous bound instead of a timing check.
+        var polls = 0
+        while log.syncedPosition < log.endPosition && polls < 3000 {
+            usleep(10_000)
+            polls += 1
+        }
+        #expect(log.syncedPosition == log.endPosition)
+    }
+
+    @Test func operationsAfterCloseFail() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = try SegmentedLog(directory: directory.path, options: LogOptions(), logger: quietLogger())
+        let positions = try appendAndWait(log, [record(0)]).get()
+        try log.writeCheckpoint(Checkpoint(position: log.endPosition, state: []))
+        let end = log.endPosition
+        log.close()
+
+        #expect(throws: StorageError.closed) { try log.read(at: positions[0]) }
+        #expect(throws: StorageError.closed) { try log.latestCheckpoint() }
+        #expect(throws: StorageError.closed) { try log.writeCheckpoint(Checkpoint(position: .zero, state: [])) }
+        #expect(throws: StorageError.closed) { try replayAll(log) }
+        #expect(log.endPosition == end)
+        #expect(log.sizeBytes == Int(end.rawValue))
+    }
 }
