@@ -36,7 +36,7 @@ final class LogState: Sendable {
         /// Sorted by base; the last one is the active segment the writer appends to. Empty once closed.
         var segments: [Segment]
         var queue: [PendingAppend] = []
-        /// The writer is blocked on `wake`; whoever clears this flag must signal `wake` exactly once.
+        /// The writer is blocked on `wake`; the thread that clears this flag must signal `wake` exactly once.
         var writerWaiting = false
         /// `close()` was called: appends fail with `.closed`, the writer drains the queue and stops.
         var closing = false

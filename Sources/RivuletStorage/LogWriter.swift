@@ -2,7 +2,7 @@ import Foundation
 import RivuletCore
 
 /// The one thread that writes the log: it takes every queued append, encodes them into one reused buffer,
-/// writes them with one `pwrite`, syncs as the policy says and then runs the completions.
+/// writes them with one `pwrite`, syncs as the fsync policy requires and then runs the completions.
 ///
 /// Everything but `shared` belongs to the writer thread alone.
 final class LogWriter: @unchecked Sendable {

@@ -2,8 +2,8 @@ import RivuletCore
 
 /// Converts a `StoredMessage` to a `.message` record and back.
 ///
-/// The record header already holds stream id (`id.streamId`), sequence (`id.sequence`) and timestamp
-/// (`publishTime`); the body holds the rest, integers little-endian:
+/// The record header already contains stream id (`id.streamId`), sequence (`id.sequence`) and timestamp
+/// (`publishTime`); the body contains the rest, integers little-endian:
 ///
 /// ```
 /// size  field

@@ -20,8 +20,8 @@ enum RecordFormat {
     static let version: UInt8 = 1
     static let headerBytes = 40
     static let checksumOffset = 8
-    /// The largest body the format accepts whatever the options say, so a garbage length in a torn tail is
-    /// recognised without reading gigabytes.
+    /// The largest body the format accepts regardless of `LogOptions.maxRecordBytes`, so recovery recognises
+    /// a garbage length in a torn tail without reading gigabytes.
     static let maxBodyBytes = 1 << 30
 
     /// A record checked against its checksum, with its body still in the caller's buffer.
@@ -102,7 +102,7 @@ enum RecordFormat {
         ))
     }
 
-    /// The CRC of a whole encoded record, skipping the four bytes that hold the CRC itself.
+    /// Computes the CRC of a whole encoded record, skipping the four bytes that hold the CRC itself.
     private static func checksum(_ record: UnsafeRawBufferPointer) -> UInt32 {
         var state = CRC32C.update(CRC32C.start, UnsafeRawBufferPointer(rebasing: record[0..<checksumOffset]))
         state = CRC32C.update(state, UnsafeRawBufferPointer(rebasing: record[(checksumOffset + 4)...]))

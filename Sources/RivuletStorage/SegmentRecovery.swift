@@ -107,7 +107,7 @@ struct SegmentRecovery {
         try FileIO.dataSync(file.fd, path: file.path)
     }
 
-    /// Whether the record after a damaged one, found through the damaged record's length field, is valid.
+    /// Returns whether the record after a damaged one, found through the damaged record's length field, is valid.
     /// A torn write leaves nothing valid behind it; a flipped bit in the middle of the log does.
     private func validRecordFollows(_ file: FileHandleBox, badRecordAt offset: UInt64, fileSize: UInt64) throws(StorageError) -> Bool {
         let header = try FileIO.pread(file.fd, count: RecordFormat.headerBytes, at: offset, path: file.path)

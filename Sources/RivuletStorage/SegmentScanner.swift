@@ -3,7 +3,7 @@ enum SegmentScanner {
     enum Outcome: Equatable {
         /// Every byte up to the end was a valid record.
         case complete
-        /// The record at `offset` is torn or corrupt; `reason` says how.
+        /// The record at `offset` is torn or corrupt; `reason` describes the damage.
         case stopped(offset: UInt64, reason: String)
     }
 
@@ -37,8 +37,8 @@ enum SegmentScanner {
                 buffer.removeFirst(consumed)
                 bufferOffset = recordOffset
                 consumed = 0
-                let wanted = max(totalBytes - buffer.count, chunkBytes)
-                let readable = Int(min(UInt64(wanted), end - bufferOffset - UInt64(buffer.count)))
+                let requested = max(totalBytes - buffer.count, chunkBytes)
+                let readable = Int(min(UInt64(requested), end - bufferOffset - UInt64(buffer.count)))
                 let destination = buffer.reserveAppend(readable)
                 let fileOffset = bufferOffset + UInt64(buffer.count - readable)
                 let count = try FileIO.preadFully(file.fd, into: destination, count: readable, at: fileOffset, path: file.path)

@@ -89,16 +89,16 @@ public final class SegmentedLog: RecordLog {
         let segment = try segment(containing: position.rawValue)
         let offset = position.rawValue - segment.base
         let available = Int(segment.size - offset)
-        var wanted = min(available, 4096)
+        var requested = min(available, 4096)
         while true {
-            let bytes = try FileIO.pread(segment.file.fd, count: wanted, at: offset, path: segment.file.path)
+            let bytes = try FileIO.pread(segment.file.fd, count: requested, at: offset, path: segment.file.path)
             let count = bytes.count
             let parsed = bytes.withUnsafeBytes { buffer -> Result<LogRecord, StorageError>? in
                 switch RecordFormat.parse(UnsafeRawBufferPointer(rebasing: buffer[..<count])) {
                 case .valid(let view):
                     return .success(view.makeRecord())
-                case .incomplete(let totalBytes) where totalBytes <= available && count == wanted && totalBytes > wanted:
-                    wanted = totalBytes
+                case .incomplete(let totalBytes) where totalBytes <= available && count == requested && totalBytes > requested:
+                    requested = totalBytes
                     return nil
                 case .incomplete:
                     return .failure(.corrupt("record at position \(position) in \(segment.file.path) is cut short"))
@@ -127,8 +127,8 @@ public final class SegmentedLog: RecordLog {
     private func replay(
         _ segment: Segment, from position: LogPosition, buffer: ByteBuffer, _ visit: (LogPosition, LogRecord) throws -> Void
     ) throws {
-        // Checkpoint positions are record boundaries, so start there; any other position inside the segment
-        // fails to parse and the scan restarts from the segment's first record.
+        // Checkpoint positions are record boundaries, so the scan starts there. Any other position inside the
+        // segment fails to parse, and then the scan restarts from the segment's first record.
         let start = position.rawValue > segment.base ? position.rawValue - segment.base : 0
         var outcome = try SegmentScanner.scan(segment.file, from: start, to: segment.size, buffer: buffer) { offset, view in
             try visit(LogPosition(segment.base + offset), view.makeRecord())
@@ -141,7 +141,7 @@ public final class SegmentedLog: RecordLog {
             }
         }
         if case .stopped(let offset, let reason) = outcome {
-            throw StorageError.corrupt("segment file \(segment.file.path) is corrupt at offset \(offset): \(reason)")
+            throw StorageError.corrupt("segment file \(segment.file.path) is corrupt at offset \(offset) (\(reason)): restore the file from a backup")
         }
     }
 
@@ -158,7 +158,7 @@ public final class SegmentedLog: RecordLog {
             guard low > 0, position < segments[low - 1].end else {
                 let first = segments.first?.base ?? 0
                 let end = segments.last?.end ?? 0
-                throw .corrupt("no record at position \(position): the log holds positions \(first) to \(end)")
+                throw .corrupt("no record at position \(position): the log contains positions \(first) to \(end)")
             }
             return segments[low - 1]
         }

@@ -19,7 +19,7 @@ struct TemporaryDirectory {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    /// The segment files under `log/`, sorted by name (which is by base position).
+    /// Lists the segment files under `log/`, sorted by name (which is by base position).
     func segmentFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path + "/log")) ?? []
         return names.filter { $0.hasSuffix(".seg") }.sorted().map { path + "/log/" + $0 }
