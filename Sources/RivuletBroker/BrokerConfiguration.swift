@@ -1,0 +1,47 @@
+import RivuletCore
+
+/// Limits and intervals of the embedded engine; every default is set in `init`.
+public struct BrokerConfiguration: Sendable {
+    /// Message time-to-live of a fabric until `setMessageTTL` changes it.
+    public var defaultMessageTTL: Duration
+    /// Upper bound of a consumer's or reader's `receiverQueueSize`.
+    public var maxReceiverQueueSize: Int
+    /// Largest payload a publish may carry.
+    public var maxPayloadBytes: Int
+    /// Log growth (in the log's position units: bytes for files, records for `MemoryLog`) after which the
+    /// engine writes a checkpoint.
+    public var checkpointIntervalBytes: UInt64
+    /// How often the engine drops messages whose TTL passed.
+    public var retentionCheckInterval: Duration
+    /// Producer name prefix used when a producer gives none.
+    public var generatedProducerNamePrefix: String
+
+    public init(
+        defaultMessageTTL: Duration = .seconds(3 * 24 * 3600),
+        maxReceiverQueueSize: Int = 1000,
+        maxPayloadBytes: Int = 5 * 1024 * 1024,
+        checkpointIntervalBytes: UInt64 = 64 * 1024 * 1024,
+        retentionCheckInterval: Duration = .seconds(60),
+        generatedProducerNamePrefix: String = "rivulet"
+    ) {
+        self.defaultMessageTTL = defaultMessageTTL
+        self.maxReceiverQueueSize = maxReceiverQueueSize
+        self.maxPayloadBytes = maxPayloadBytes
+        self.checkpointIntervalBytes = checkpointIntervalBytes
+        self.retentionCheckInterval = retentionCheckInterval
+        self.generatedProducerNamePrefix = generatedProducerNamePrefix
+    }
+
+    /// The window a consumer or reader gets for a requested `receiverQueueSize`: capped at the maximum, 0 means 1.
+    func effectiveWindow(_ requested: Int) -> Int {
+        max(1, min(requested, maxReceiverQueueSize))
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var wholeMilliseconds: Int64 {
+        let parts = components
+        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,41 @@
+import RivuletCore
+
+/// One consumer attached to a subscription, as the stream state machine sees it.
+struct ConsumerState {
+    let id: UInt64
+    let name: String
+    let remoteAddress: String
+    let connectedSince: Int64
+    let priorityLevel: Int
+    /// Distinct unacknowledged messages allowed in flight in push mode.
+    let window: Int
+    let pullMode: Bool
+    let ackTimeoutMilliseconds: Int64?
+    let negativeAckDelayMilliseconds: Int64
+    let outbox: SinkOutbox
+    /// Messages granted by `permit` and not yet sent (pull mode only).
+    var permits = 0
+    /// Sequence to delivery time (epoch ms) of each message delivered and not yet acknowledged.
+    var inFlight: [UInt64: Int64] = [:]
+    var outMeter = RateMeter()
+
+    var hasCredit: Bool { pullMode ? permits > 0 : inFlight.count < window }
+}
+
+/// A reader: a non-durable cursor with a window of `window` messages, each acknowledgement freeing one slot.
+struct ReaderState {
+    let id: UInt64
+    var nextSequence: UInt64
+    let window: Int
+    var inFlightCount = 0
+    let outbox: SinkOutbox
+}
+
+/// A producer attached to a stream.
+struct ProducerState {
+    let id: UInt64
+    let name: String
+    let remoteAddress: String
+    let connectedSince: Int64
+    var inMeter = RateMeter()
+}

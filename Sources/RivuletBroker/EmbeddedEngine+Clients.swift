@@ -1,0 +1,222 @@
+import RivuletCore
+import RivuletStorage
+
+extension EmbeddedEngine {
+    // MARK: Publishing
+
+    public func publish(
+        _ address: StreamAddress, _ request: PublishRequest,
+        completion: @escaping @Sendable (Result<MessageID, EngineError>) -> Void
+    ) {
+        do {
+            let core = try stream(address)
+            publish(to: core, producerId: nil, request, completion: completion)
+        } catch {
+            completion(.failure(error))
+        }
+    }
+
+    /// Assigns the sequence and appends the message; the completion, visibility and dispatch follow the append.
+    func publish(
+        to core: StreamCore, producerId: UInt64?, _ request: PublishRequest,
+        completion: @escaping @Sendable (Result<MessageID, EngineError>) -> Void
+    ) {
+        guard request.payload.count <= configuration.maxPayloadBytes else {
+            completion(.failure(.payloadTooLarge("payload of \(request.payload.count) bytes exceeds the limit of \(configuration.maxPayloadBytes) bytes")))
+            return
+        }
+        let outcome = appendGate.withLock { _ -> Result<StreamEffects, EngineError> in
+            let now = clock.nowMilliseconds
+            guard let sequence = core.state.withLock({ $0.assignSequence() }) else {
+                return .failure(.streamNotFound("stream '\(core.address.topic)' not found"))
+            }
+            let id = MessageID(streamId: core.id, sequence: sequence)
+            let message = StoredMessage(
+                id: id, publishTime: now, eventTime: request.eventTime, deliverAt: request.deliverAt, key: request.key,
+                properties: request.properties, payload: request.payload, producerName: request.producerName
+            )
+            let body = encodeMessageBody(message)
+            let record = LogRecord(type: .message, streamId: core.id, sequence: sequence, timestamp: now, body: body)
+            return .success(appendLocked([record]) { [self] result in
+                let retained = try? result.map { RetainedMessage(message: message, position: $0[0], sizeBytes: body.count) }.get()
+                var (_, effects) = mutate(core) { state, now, effects in
+                    state.completePublish(sequence: sequence, retained: retained, producerId: producerId, now: now, effects: &effects)
+                }
+                // The producer hears of its message before any consumer gets it.
+                let answer: Result<MessageID, EngineError> = retained == nil
+                    ? .failure(.storageFailure("message was not stored: \(result)")) : .success(id)
+                effects.completions.insert({ completion(answer) }, at: 0)
+                return effects
+            })
+        }
+        switch outcome {
+        case .success(let deferred): perform(deferred)
+        case .failure(let error): completion(.failure(error))
+        }
+    }
+
+    public func openProducer(
+        _ address: StreamAddress, name: String?, remoteAddress: String, createIfMissing: Bool
+    ) throws(EngineError) -> any ProducerHandle {
+        let core = try streamCreatingIfMissing(address, create: createIfMissing)
+        let prefix = configuration.generatedProducerNamePrefix
+        let (producer, _) = try mutate(core) { state, now, _ throws(EngineError) -> ProducerState in
+            guard !state.deleted else { throw EngineError.streamNotFound("stream '\(address.topic)' not found") }
+            let id = state.makeConnectionId()
+            var producerName = name ?? "\(prefix)-\(core.id)-\(id)"
+            while name == nil, state.producers.values.contains(where: { $0.name == producerName }) {
+                producerName += "-\(state.makeConnectionId())"
+            }
+            guard !state.producers.values.contains(where: { $0.name == producerName }) else {
+                throw EngineError.producerBusy("producer '\(producerName)' is already connected to stream '\(address.topic)'")
+            }
+            let producer = ProducerState(id: id, name: producerName, remoteAddress: remoteAddress, connectedSince: now)
+            state.producers[id] = producer
+            return producer
+        }
+        return EngineProducer(engine: self, core: core, id: producer.id, producerName: producer.name)
+    }
+
+    // MARK: Consumers and readers
+
+    public func subscribe(
+        _ address: StreamAddress, options: ConsumerOptions, remoteAddress: String, createIfMissing: Bool,
+        sink: any DeliverySink
+    ) throws(EngineError) -> any ConsumerHandle {
+        if let problem = NameRules.subscriptionNameProblem(options.subscription) { throw .invalidArgument(problem) }
+        if let timeout = options.ackTimeout, timeout < .seconds(1), timeout != .zero {
+            throw .invalidArgument("ackTimeout \(timeout) is invalid: use 0 (off) or at least 1 second")
+        }
+        var options = options
+        if options.ackTimeout == .zero { options.ackTimeout = nil }
+        let core = try streamCreatingIfMissing(address, create: createIfMissing)
+        let outbox = SinkOutbox(sink: sink)
+        let request = ConsumerRequest(
+            options: options, name: options.consumerName ?? "consumer-\(core.id)-\(options.subscription)",
+            remoteAddress: remoteAddress, window: configuration.effectiveWindow(options.receiverQueueSize), outbox: outbox
+        )
+        let (attached, effects) = try mutate(core) { state, now, effects throws(EngineError) in
+            guard !state.deleted else { throw EngineError.streamNotFound("stream '\(address.topic)' not found") }
+            return try state.attachConsumer(request, now: now, effects: &effects)
+        }
+        let handle = EngineConsumer(engine: self, core: core, id: attached.id, subscription: options.subscription, outbox: outbox)
+        if attached.created {
+            if case .failure(let error)? = flushCursorChanges(core)?.wait().0 {
+                handle.close()
+                throw .storageFailure("subscription '\(options.subscription)' was not created: \(error)")
+            }
+            logger.info("subscription created", [
+                "stream": address.description, "subscription": options.subscription, "type": options.type.rawValue,
+            ])
+        }
+        perform(effects)
+        return handle
+    }
+
+    public func openReader(
+        _ address: StreamAddress, start: ReaderStart, receiverQueueSize: Int, sink: any DeliverySink
+    ) throws(EngineError) -> any ReaderHandle {
+        let core = try stream(address)
+        if case .after(let id) = start, id.streamId != core.id {
+            throw .invalidArgument("message id \(id.encoded) does not belong to stream '\(address.topic)'")
+        }
+        let outbox = SinkOutbox(sink: sink)
+        let window = configuration.effectiveWindow(receiverQueueSize)
+        let (id, effects) = try mutate(core) { state, now, effects throws(EngineError) -> UInt64 in
+            guard !state.deleted else { throw EngineError.streamNotFound("stream '\(address.topic)' not found") }
+            let first = state.index.firstRetained() ?? state.index.lastVisible + 1
+            let next: UInt64
+            switch start {
+            case .earliest: next = first
+            case .latest: next = state.index.lastVisible + 1
+            case .after(let id): next = max(id.sequence + 1, first)
+            }
+            let id = state.makeConnectionId()
+            state.readers[id] = ReaderState(id: id, nextSequence: next, window: window, outbox: outbox)
+            state.dispatchReader(id, now: now, effects: &effects)
+            return id
+        }
+        perform(effects)
+        return EngineReader(engine: self, core: core, id: id, outbox: outbox)
+    }
+
+    // MARK: Figures
+
+    public func stats(_ address: StreamAddress) throws(EngineError) -> StreamStats {
+        let core = try stream(address)
+        let now = clock.nowMilliseconds
+        return core.state.withLock { $0.stats(now: now) }
+    }
+
+    public func backlog(_ address: StreamAddress) throws(EngineError) -> StreamBacklog {
+        try stream(address).state.withLock { $0.backlog() }
+    }
+
+    public func subscriptions(_ address: StreamAddress) throws(EngineError) -> [String] {
+        try stream(address).state.withLock { $0.subscriptions.keys.sorted() }
+    }
+
+    // MARK: Subscription administration
+
+    public func deleteSubscription(_ address: StreamAddress, subscription: String) throws(EngineError) {
+        let core = try stream(address)
+        let (_, effects) = try mutate(core) { state, _, _ throws(EngineError) in
+            try state.deleteSubscription(subscription)
+        }
+        try persistSubscriptionDeletion(core, subscription: subscription, effects: effects)
+    }
+
+    /// Persists a deletion queued by `StreamState.deleteSubscription` and logs it.
+    func persistSubscriptionDeletion(_ core: StreamCore, subscription: String, effects: StreamEffects) throws(EngineError) {
+        if case .failure(let error)? = flushCursorChanges(core)?.wait().0 {
+            throw .storageFailure("deletion of subscription '\(subscription)' was not persisted: \(error)")
+        }
+        perform(effects)
+        logger.info("subscription deleted", ["stream": core.address.description, "subscription": subscription])
+    }
+
+    public func unsubscribeEverywhere(tenant: String, fabric: String, scope: StreamScope?, subscription: String) throws(EngineError) {
+        let cores = try streams(tenant: tenant, fabric: fabric, scope: scope)
+        for core in cores {
+            let busy = core.state.withLock { $0.subscriptions[subscription].map { !$0.consumers.isEmpty } ?? false }
+            if busy {
+                throw .subscriptionHasConsumers("subscription '\(subscription)' has connected consumers on stream '\(core.address.topic)'")
+            }
+        }
+        for core in cores {
+            do {
+                let (_, effects) = try mutate(core) { state, _, _ throws(EngineError) in
+                    try state.deleteSubscription(subscription)
+                }
+                try persistSubscriptionDeletion(core, subscription: subscription, effects: effects)
+            } catch .subscriptionNotFound {
+                continue
+            }
+        }
+    }
+
+    public func clearBacklog(tenant: String, fabric: String, scope: StreamScope?, subscription: String?) throws(EngineError) {
+        for core in try streams(tenant: tenant, fabric: fabric, scope: scope) {
+            update(core) { state, now, effects in
+                for name in state.subscriptions.keys where subscription == nil || name == subscription {
+                    state.clearBacklog(subscription: name, now: now, effects: &effects)
+                }
+            }
+        }
+    }
+
+    public func expireMessages(_ address: StreamAddress, olderThanSeconds seconds: Int) throws(EngineError) {
+        guard seconds >= 0 else { throw .invalidArgument("expiry of \(seconds) seconds is invalid: use 0 or more") }
+        let core = try stream(address)
+        update(core) { state, now, effects in
+            state.expire(publishedAtOrBefore: now - Int64(seconds) * 1000, dropUnsubscribed: false, now: now, effects: &effects)
+        }
+    }
+
+    private func streams(tenant: String, fabric: String, scope: StreamScope?) throws(EngineError) -> [StreamCore] {
+        try catalog.withLock { catalog throws(EngineError) -> [StreamCore] in
+            guard !catalog.closed else { throw EngineError.unavailable("the engine is shut down") }
+            return catalog.streams(tenant: tenant, fabric: fabric, scope: scope)
+        }
+    }
+}

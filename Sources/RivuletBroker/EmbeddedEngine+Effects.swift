@@ -1,0 +1,114 @@
+import RivuletCore
+import RivuletStorage
+import Synchronization
+
+extension EmbeddedEngine {
+    /// Appends `records`; call with the append gate held. `apply` runs in the completion, updates the state
+    /// before the append counts as finished, and returns effects. Returns the effects of a completion that ran
+    /// inside `append`, for the caller to perform after leaving the gate.
+    func appendLocked(
+        _ records: [LogRecord], apply: @escaping @Sendable (Result<[LogPosition], StorageError>) -> StreamEffects
+    ) -> StreamEffects {
+        let ticket = inFlight.begin()
+        let call = AppendCall()
+        log.append(records) { [self] result in
+            let effects = apply(result)
+            inFlight.end(ticket)
+            if let effects = call.deferIfInCall(effects) {
+                perform(effects)
+            }
+            checkpointIfDue()
+        }
+        return call.finish()
+    }
+
+    /// Runs `body` on the stream's state under its lock, arms the stream timer if needed and notes queued
+    /// cursor changes. Perform the returned effects after the call.
+    func mutate<Value: Sendable, Failure: Error>(
+        _ core: StreamCore, _ body: (inout StreamState, Int64, inout StreamEffects) throws(Failure) -> Value
+    ) throws(Failure) -> (Value, StreamEffects) {
+        let now = clock.nowMilliseconds
+        return try core.state.withLock { state throws(Failure) -> (Value, StreamEffects) in
+            var effects = StreamEffects()
+            let value = try body(&state, now, &effects)
+            state.armTimer(clock: clock) { [weak self, weak core] in
+                guard let self, let core else { return }
+                self.streamTimerFired(core)
+            }
+            if !state.pendingCursorChanges.isEmpty { effects.cursorStreams.append(core) }
+            return (value, effects)
+        }
+    }
+
+    /// `mutate` for bodies that cannot fail, performing the effects at once.
+    func update(_ core: StreamCore, _ body: (inout StreamState, Int64, inout StreamEffects) -> Void) {
+        let (_, effects) = mutate(core) { state, now, effects in body(&state, now, &effects) }
+        perform(effects)
+    }
+
+    /// Performs effects; call with no engine lock held.
+    func perform(_ effects: StreamEffects) {
+        for completion in effects.completions { completion() }
+        for outbox in effects.outboxes { outbox.drain() }
+        var flushed: [StreamCore] = []
+        for core in effects.cursorStreams where !flushed.contains(where: { $0 === core }) {
+            flushed.append(core)
+            _ = flushCursorChanges(core)
+        }
+    }
+
+    /// Appends the stream's queued cursor changes as one record. Returns a waiter for that append, or nil when
+    /// nothing was queued (another thread may have taken the changes into its own record).
+    func flushCursorChanges(_ core: StreamCore) -> AppendWaiter? {
+        let now = clock.nowMilliseconds
+        let (deferred, waiter) = appendGate.withLock { _ -> (StreamEffects, AppendWaiter?) in
+            let changes = core.state.withLock { state -> [CursorChange] in
+                defer { state.pendingCursorChanges.removeAll() }
+                return state.deleted ? [] : state.pendingCursorChanges
+            }
+            guard !changes.isEmpty else { return (StreamEffects(), nil) }
+            let waiter = AppendWaiter()
+            let record = CursorRecord.record(streamId: core.id, changes: changes, timestamp: now)
+            let effects = appendLocked([record]) { [logger] result in
+                if case .failure(let error) = result {
+                    logger.warning("cursor changes not persisted", ["stream": core.address.description, "error": "\(error)"])
+                }
+                waiter.finish(result)
+                return StreamEffects()
+            }
+            return (effects, waiter)
+        }
+        perform(deferred)
+        return waiter
+    }
+
+    func streamTimerFired(_ core: StreamCore) {
+        update(core) { state, now, effects in state.fireTimer(now: now, effects: &effects) }
+    }
+
+    // MARK: Retention
+
+    func scheduleRetentionCheck() {
+        let deadline = clock.nowMilliseconds + configuration.retentionCheckInterval.wholeMilliseconds
+        retentionTimer.withLock { timer in
+            guard !catalog.withLock({ $0.closed }) else { return }
+            timer = clock.schedule(at: deadline) { [weak self] in
+                guard let self else { return }
+                self.runRetentionCheck()
+                self.scheduleRetentionCheck()
+            }
+        }
+    }
+
+    /// Expires messages older than their fabric's TTL: consumed for every subscription, dropped without one.
+    func runRetentionCheck() {
+        let (cores, ttls) = catalog.withLock { (Array($0.streams.values), $0.ttlSeconds) }
+        for core in cores {
+            let ttl = ttls[FabricKey(tenant: core.address.tenant, fabric: core.address.fabric)] ?? defaultTTLSeconds
+            guard ttl > 0 else { continue }
+            update(core) { state, now, effects in
+                state.expire(publishedAtOrBefore: now - ttl * 1000, dropUnsubscribed: true, now: now, effects: &effects)
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import RivuletCore
+import RivuletStorage
+
+/// What recovery rebuilt and skipped, for its summary line.
+struct RecoveryCounts {
+    var records = 0
+    var messages = 0
+    var skipped = 0
+}
+
+extension EmbeddedEngine {
+    /// Loads the latest checkpoint, replays the log after it, then drops consumed and expired messages.
+    func recover() throws {
+        var counts = RecoveryCounts()
+        var replayFrom = LogPosition.zero
+        if let checkpoint = try log.latestCheckpoint() {
+            let state: CheckpointState
+            do {
+                state = try CheckpointState(decoding: checkpoint.state)
+            } catch {
+                throw EngineError.storageFailure("checkpoint at log position \(checkpoint.position) is unreadable: \(error.reason)")
+            }
+            restore(state, counts: &counts)
+            replayFrom = checkpoint.position
+            lastCheckpointPosition.store(checkpoint.position.rawValue, ordering: .relaxed)
+        }
+        try log.replay(from: replayFrom) { position, record in
+            counts.records += 1
+            apply(record, at: position, counts: &counts)
+        }
+        let cores = catalog.withLock { Array($0.streams.values) }
+        for core in cores {
+            core.state.withLock { state in
+                guard state.index.lastVisible > 0 else { return }
+                state.removeConsumedByAll([1...state.index.lastVisible])
+            }
+        }
+        runRetentionCheck()
+        if counts.skipped > 0 {
+            logger.warning("recovery skipped unreadable records", ["count": "\(counts.skipped)"])
+        }
+        logger.info("recovery finished", [
+            "streams": "\(cores.count)", "checkpointPosition": "\(replayFrom)", "replayedRecords": "\(counts.records)",
+            "retainedMessages": "\(cores.reduce(0) { $0 + $1.state.withLock { $0.index.messages.count } })",
+        ])
+    }
+
+    private func restore(_ checkpoint: CheckpointState, counts: inout RecoveryCounts) {
+        catalog.withLock { catalog in
+            catalog.nextStreamId = max(catalog.nextStreamId, checkpoint.nextStreamId)
+            for ttl in checkpoint.ttls { catalog.ttlSeconds[FabricKey(tenant: ttl.tenant, fabric: ttl.fabric)] = ttl.seconds }
+        }
+        for saved in checkpoint.streams {
+            let core = StreamCore(id: saved.id, address: saved.address, createdAt: saved.createdAt)
+            core.state.withLock { state in
+                state.lastAssigned = saved.lastSequence
+                state.index.lastVisible = saved.lastSequence
+                state.index.lowestRetained = saved.messages.first?.sequence ?? saved.lastSequence + 1
+                for entry in saved.messages {
+                    guard let retained = readMessage(streamId: saved.id, sequence: entry.sequence, at: entry.position) else {
+                        counts.skipped += 1
+                        continue
+                    }
+                    state.index.insert(retained)
+                }
+                for savedSubscription in saved.subscriptions {
+                    var subscription = SubscriptionState(
+                        name: savedSubscription.name, type: savedSubscription.type, markDelete: savedSubscription.markDelete
+                    )
+                    subscription.acknowledged = Set(savedSubscription.acknowledged)
+                    state.subscriptions[savedSubscription.name] = subscription
+                }
+            }
+            catalog.withLock { $0.insert(core) }
+        }
+    }
+
+    private func readMessage(streamId: UInt64, sequence: UInt64, at position: LogPosition) -> RetainedMessage? {
+        do {
+            let record = try log.read(at: position)
+            guard record.type == .message, record.streamId == streamId, record.sequence == sequence,
+                let message = decodeMessageBody(record.body, id: MessageID(streamId: streamId, sequence: sequence), publishTime: record.timestamp)
+            else {
+                logger.warning("retained message unreadable", ["streamId": "\(streamId)", "sequence": "\(sequence)", "position": "\(position)"])
+                return nil
+            }
+            return RetainedMessage(message: message, position: position, sizeBytes: record.body.count)
+        } catch {
+            logger.warning("retained message unreadable", ["streamId": "\(streamId)", "position": "\(position)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Applies one replayed record. Records already contained in the checkpoint change nothing.
+    private func apply(_ record: LogRecord, at position: LogPosition, counts: inout RecoveryCounts) {
+        switch record.type {
+        case .catalog:
+            applyCatalog(record, counts: &counts)
+        case .streamDeletion:
+            catalog.withLock { catalog in
+                guard let core = catalog.streamsById[record.streamId] else { return }
+                catalog.remove(core)
+            }
+        case .message:
+            guard let core = catalog.withLock({ $0.streamsById[record.streamId] }) else { return }
+            let id = MessageID(streamId: record.streamId, sequence: record.sequence)
+            let message = decodeMessageBody(record.body, id: id, publishTime: record.timestamp)
+            if message == nil { counts.skipped += 1 }
+            core.state.withLock { state in
+                guard record.sequence > state.lastAssigned else { return }
+                state.lastAssigned = record.sequence
+                state.index.lastVisible = record.sequence
+                guard let message else { return }
+                state.index.insert(RetainedMessage(message: message, position: position, sizeBytes: record.body.count))
+                counts.messages += 1
+            }
+        case .cursor:
+            guard let core = catalog.withLock({ $0.streamsById[record.streamId] }) else { return }
+            do {
+                let changes = try CursorRecord.changes(in: record)
+                core.state.withLock { state in
+                    for change in changes { state.replay(change) }
+                }
+            } catch {
+                counts.skipped += 1
+            }
+        }
+    }
+
+    private func applyCatalog(_ record: LogRecord, counts: inout RecoveryCounts) {
+        let change: CatalogChange
+        do {
+            change = try CatalogChange(record: record)
+        } catch {
+            counts.skipped += 1
+            return
+        }
+        catalog.withLock { catalog in
+            switch change {
+            case .streamCreated(let id, let address, let createdAt):
+                if catalog.streamsById[id] == nil, catalog.streams[address] == nil {
+                    catalog.insert(StreamCore(id: id, address: address, createdAt: createdAt))
+                }
+                catalog.nextStreamId = max(catalog.nextStreamId, id + 1)
+            case .messageTTLSet(let tenant, let fabric, let seconds):
+                catalog.ttlSeconds[FabricKey(tenant: tenant, fabric: fabric)] = seconds
+            }
+        }
+    }
+}
+
+extension StreamState {
+    /// Applies a replayed cursor change; a subscription that already exists keeps its newer cursor.
+    mutating func replay(_ change: CursorChange) {
+        switch change {
+        case .created(let name, let markDelete):
+            guard subscriptions[name] == nil else { return }
+            subscriptions[name] = SubscriptionState(name: name, type: .exclusive, markDelete: markDelete)
+        case .acknowledged(let name, let ranges):
+            guard var subscription = subscriptions.removeValue(forKey: name) else { return }
+            _ = subscription.acknowledge(ranges, in: index)
+            subscriptions[name] = subscription
+        case .deleted(let name):
+            subscriptions.removeValue(forKey: name)
+        }
+    }
+}

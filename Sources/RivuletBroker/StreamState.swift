@@ -1,0 +1,167 @@
+import RivuletCore
+import RivuletStorage
+import Synchronization
+
+/// A message kept for dispatch, with the log position it was stored at.
+struct RetainedMessage: Sendable {
+    var message: StoredMessage
+    var position: LogPosition
+    /// Size of the record body in the log.
+    var sizeBytes: Int
+}
+
+/// The retained messages of one stream and how far publishing has made them visible.
+///
+/// NOTE: every retained message stays in memory; a bounded cache with reads through `RecordLog.read(at:)`
+/// (each entry already keeps its position) is the planned replacement.
+struct MessageIndex {
+    var messages: [UInt64: RetainedMessage] = [:]
+    /// The highest sequence up to which every publish completed; nothing above it is dispatched.
+    var lastVisible: UInt64 = 0
+    /// No message below it is retained.
+    var lowestRetained: UInt64 = 1
+    var storageBytes = 0
+
+    mutating func insert(_ retained: RetainedMessage) {
+        messages[retained.message.id.sequence] = retained
+        storageBytes += retained.sizeBytes
+    }
+
+    mutating func remove(_ sequence: UInt64) {
+        guard let removed = messages.removeValue(forKey: sequence) else { return }
+        storageBytes -= removed.sizeBytes
+    }
+
+    /// The lowest retained sequence, moving `lowestRetained` past removed ones.
+    mutating func firstRetained() -> UInt64? {
+        while lowestRetained <= lastVisible, messages[lowestRetained] == nil { lowestRetained += 1 }
+        return lowestRetained <= lastVisible ? lowestRetained : nil
+    }
+}
+
+/// The whole state of one stream, guarded by `StreamCore.state`. Its methods change the state and return
+/// the side effects for the caller to perform after releasing the lock.
+struct StreamState {
+    let streamId: UInt64
+    var deleted = false
+    /// Highest sequence handed to a publish (visible or not).
+    var lastAssigned: UInt64 = 0
+    var index = MessageIndex()
+    /// Publishes that completed ahead of an earlier one; nil marks a failed append.
+    var completedAhead: [UInt64: RetainedMessage?] = [:]
+    var subscriptions: [String: SubscriptionState] = [:]
+    var producers: [UInt64: ProducerState] = [:]
+    var readers: [UInt64: ReaderState] = [:]
+    var nextConnectionId: UInt64 = 1
+    /// Cursor changes applied in memory and not yet appended to the log.
+    var pendingCursorChanges: [CursorChange] = []
+    var inMeter = RateMeter()
+    var outMeter = RateMeter()
+    /// Earliest time a timer is wanted, the time the armed timer fires, and that timer.
+    var wantedWake: Int64?
+    var armedWake: Int64?
+    var timer: (any BrokerTimer)?
+
+    init(streamId: UInt64) {
+        self.streamId = streamId
+    }
+
+    mutating func makeConnectionId() -> UInt64 {
+        defer { nextConnectionId += 1 }
+        return nextConnectionId
+    }
+
+    // MARK: Publishing
+
+    /// Reserves the next sequence; nil once the stream is deleted.
+    mutating func assignSequence() -> UInt64? {
+        guard !deleted else { return nil }
+        lastAssigned += 1
+        return lastAssigned
+    }
+
+    /// Records a finished append (nil when it failed), makes every contiguous completed message visible and
+    /// dispatches it.
+    mutating func completePublish(
+        sequence: UInt64, retained: RetainedMessage?, producerId: UInt64?, now: Int64, effects: inout StreamEffects
+    ) {
+        completedAhead[sequence] = .some(retained)
+        var madeVisible = false
+        while let entry = completedAhead.removeValue(forKey: index.lastVisible + 1) {
+            index.lastVisible += 1
+            guard let retained = entry else { continue }
+            index.insert(retained)
+            madeVisible = true
+        }
+        if let retained {
+            let size = retained.message.payload.count
+            inMeter.record(bytes: size, now: now)
+            if let producerId { producers[producerId]?.inMeter.record(bytes: size, now: now) }
+        }
+        if madeVisible { dispatchAll(now: now, effects: &effects) }
+    }
+
+    // MARK: Dispatch
+
+    mutating func dispatchAll(now: Int64, effects: inout StreamEffects) {
+        for name in subscriptions.keys { dispatch(subscription: name, now: now, effects: &effects) }
+        for id in readers.keys { dispatchReader(id, now: now, effects: &effects) }
+    }
+
+    mutating func dispatch(subscription name: String, now: Int64, effects: inout StreamEffects) {
+        guard var subscription = subscriptions.removeValue(forKey: name) else { return }
+        let countBefore = subscription.outMeter.totalCount
+        let bytesBefore = subscription.outMeter.totalBytes
+        if let wake = subscription.dispatch(in: index, now: now, effects: &effects) { requestWake(at: wake) }
+        if let due = subscription.nextDue() { requestWake(at: due) }
+        let count = subscription.outMeter.totalCount - countBefore
+        if count > 0 { outMeter.record(count: count, bytes: subscription.outMeter.totalBytes - bytesBefore, now: now) }
+        subscriptions[name] = subscription
+    }
+
+    mutating func dispatchReader(_ id: UInt64, now: Int64, effects: inout StreamEffects) {
+        guard var reader = readers[id] else { return }
+        var deliveries: [Delivery] = []
+        while reader.inFlightCount < reader.window, reader.nextSequence <= index.lastVisible {
+            if let retained = index.messages[reader.nextSequence] {
+                deliveries.append(Delivery(message: retained.message, redeliveryCount: 0))
+                reader.inFlightCount += 1
+            }
+            reader.nextSequence += 1
+        }
+        readers[id] = reader
+        guard !deliveries.isEmpty else { return }
+        reader.outbox.enqueue(deliveries)
+        effects.drain(reader.outbox)
+    }
+
+    // MARK: Timers
+
+    mutating func requestWake(at time: Int64) {
+        wantedWake = min(wantedWake ?? .max, time)
+    }
+
+    /// Arms the stream's single timer for the earliest wanted time, replacing a later one.
+    mutating func armTimer(clock: any BrokerClock, action: @escaping @Sendable () -> Void) {
+        guard !deleted, let wanted = wantedWake else { return }
+        if let armed = armedWake, armed <= wanted { return }
+        timer?.cancel()
+        armedWake = wanted
+        timer = clock.schedule(at: wanted, action)
+    }
+
+    /// Handles everything due at `now`, then dispatches.
+    mutating func fireTimer(now: Int64, effects: inout StreamEffects) {
+        armedWake = nil
+        timer = nil
+        wantedWake = nil
+        for name in subscriptions.keys {
+            if let next = subscriptions[name]?.processTimers(now: now) { requestWake(at: next) }
+        }
+        dispatchAll(now: now, effects: &effects)
+    }
+
+    func cancelTimer() {
+        timer?.cancel()
+    }
+}

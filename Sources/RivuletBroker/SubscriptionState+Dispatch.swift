@@ -1,0 +1,114 @@
+import RivuletCore
+
+extension SubscriptionState {
+    /// Bound on messages parked in `pending` while their Key_Shared owner has no credit, so one stuck
+    /// consumer cannot pull the whole backlog into memory-resident bookkeeping.
+    static let maxParkedPerConsumer = 1000
+
+    /// Hands deliverable messages to consumers within their credits, pending ones first, then new ones in order.
+    /// Returns the deliverAt of a message it postponed, if any, so the caller can arm a timer.
+    mutating func dispatch(in log: MessageIndex, now: Int64, effects: inout StreamEffects) -> Int64? {
+        guard !consumers.isEmpty else { return nil }
+        var batches: [UInt64: [Delivery]] = [:]
+        var wake: Int64?
+        for sequence in pending.sorted() {
+            guard consumers.contains(where: \.hasCredit) else { break }
+            guard let retained = log.messages[sequence], !isConsumed(sequence) else {
+                pending.remove(sequence)
+                continue
+            }
+            if let index = pickConsumer(for: retained.message) {
+                pending.remove(sequence)
+                assign(retained, to: index, now: now, batches: &batches)
+            } else if type != .keyShared {
+                break
+            }
+        }
+        while readPosition <= log.lastVisible, consumers.contains(where: \.hasCredit) {
+            let sequence = readPosition
+            guard let retained = log.messages[sequence], !isConsumed(sequence) else {
+                readPosition += 1
+                continue
+            }
+            if retained.message.deliverAt > now {
+                delayed[sequence] = retained.message.deliverAt
+                wake = min(wake ?? .max, retained.message.deliverAt)
+                readPosition += 1
+                continue
+            }
+            if let index = pickConsumer(for: retained.message) {
+                assign(retained, to: index, now: now, batches: &batches)
+                readPosition += 1
+            } else if type == .keyShared, pending.count < SubscriptionState.maxParkedPerConsumer * consumers.count {
+                pending.insert(sequence)
+                readPosition += 1
+            } else {
+                break
+            }
+        }
+        for consumer in consumers {
+            guard let deliveries = batches[consumer.id] else { continue }
+            consumer.outbox.enqueue(deliveries)
+            effects.drain(consumer.outbox)
+        }
+        return wake
+    }
+
+    private mutating func assign(_ retained: RetainedMessage, to index: Int, now: Int64, batches: inout [UInt64: [Delivery]]) {
+        let sequence = retained.message.id.sequence
+        let consumerId = consumers[index].id
+        outstanding[sequence] = consumerId
+        consumers[index].inFlight[sequence] = now
+        if consumers[index].pullMode { consumers[index].permits -= 1 }
+        consumers[index].outMeter.record(bytes: retained.message.payload.count, now: now)
+        outMeter.record(bytes: retained.message.payload.count, now: now)
+        let delivery = Delivery(message: retained.message, redeliveryCount: redeliveryCounts[sequence] ?? 0)
+        batches[consumerId, default: []].append(delivery)
+    }
+
+    /// The consumer that should get `message` now, or nil when the one it must go to has no credit.
+    private mutating func pickConsumer(for message: StoredMessage) -> Int? {
+        switch type {
+        case .exclusive, .failover:
+            guard let active = activeConsumerIndex() else { return nil }
+            return consumers[active].hasCredit ? active : nil
+        case .shared:
+            return nextSharedConsumer()
+        case .keyShared:
+            let key = message.key ?? ""
+            let ownerId = keyOwners[key] ?? assignOwner(of: key)
+            guard let index = consumers.firstIndex(where: { $0.id == ownerId }) else { return nil }
+            return consumers[index].hasCredit ? index : nil
+        }
+    }
+
+    /// Failover's active consumer: the lowest priority level, then the earliest connection.
+    func activeConsumerIndex() -> Int? {
+        consumers.indices.min { (consumers[$0].priorityLevel, consumers[$0].id) < (consumers[$1].priorityLevel, consumers[$1].id) }
+    }
+
+    /// Round robin among the consumers with credit at the lowest priority level that has any credit.
+    private mutating func nextSharedConsumer() -> Int? {
+        guard let level = consumers.filter(\.hasCredit).map(\.priorityLevel).min() else { return nil }
+        for step in 0..<consumers.count {
+            let index = (roundRobinIndex + step) % consumers.count
+            if consumers[index].hasCredit, consumers[index].priorityLevel == level {
+                roundRobinIndex = index + 1
+                return index
+            }
+        }
+        return nil
+    }
+
+    private mutating func assignOwner(of key: String) -> UInt64 {
+        // FNV-1a rather than `hashValue`, whose seed changes per process.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let owner = consumers[Int(hash % UInt64(consumers.count))].id
+        keyOwners[key] = owner
+        return owner
+    }
+}

@@ -1,0 +1,166 @@
+import RivuletCore
+
+/// A durable subscription: its cursor (mark-delete position plus individually acknowledged sequences above it)
+/// and the live dispatch state of its consumers. Only the cursor is persisted; see `CursorRecord`.
+struct SubscriptionState {
+    let name: String
+    /// The type of the attached consumers; kept after they leave so stats can show it.
+    var type: SubscriptionType
+    /// Every sequence at or below it is consumed.
+    var markDelete: UInt64
+    /// Acknowledged sequences above `markDelete`.
+    var acknowledged: Set<UInt64> = []
+    /// The next sequence never handed to this subscription's dispatcher.
+    var readPosition: UInt64
+    /// Sequences below `readPosition` waiting for (re)delivery: returned by a closing consumer, nacked and due,
+    /// timed out, delayed and due, or held back for a busy Key_Shared consumer.
+    var pending: Set<UInt64> = []
+    /// Sequence to the consumer that holds it unacknowledged.
+    var outstanding: [UInt64: UInt64] = [:]
+    var redeliveryCounts: [UInt64: Int] = [:]
+    /// Sequence to its deliverAt, for messages not yet due.
+    var delayed: [UInt64: Int64] = [:]
+    /// Sequence to the time its negative acknowledgement redelivers it.
+    var negativelyAcknowledged: [UInt64: Int64] = [:]
+    /// In connection order (ids increase).
+    var consumers: [ConsumerState] = []
+    var roundRobinIndex = 0
+    /// Key_Shared: the consumer that owns each key while it stays connected. Keyless messages use "".
+    var keyOwners: [String: UInt64] = [:]
+    var redeliverMeter = RateMeter()
+    var outMeter = RateMeter()
+
+    init(name: String, type: SubscriptionType, markDelete: UInt64) {
+        self.name = name
+        self.type = type
+        self.markDelete = markDelete
+        self.readPosition = markDelete + 1
+    }
+
+    func isConsumed(_ sequence: UInt64) -> Bool {
+        sequence <= markDelete || acknowledged.contains(sequence)
+    }
+
+    /// Messages retained and not yet consumed.
+    func backlog(in log: MessageIndex) -> Int {
+        log.messages.keys.reduce(0) { $0 + (isConsumed($1) || $1 > log.lastVisible ? 0 : 1) }
+    }
+
+    // MARK: Acknowledgement
+
+    /// Applies an acknowledgement of `ranges`; returns the ranges that changed the cursor.
+    mutating func acknowledge(_ ranges: [ClosedRange<UInt64>], in log: MessageIndex) -> [ClosedRange<UInt64>] {
+        var applied: [UInt64] = []
+        var appliedRanges: [ClosedRange<UInt64>] = []
+        for range in ranges {
+            let upper = min(range.upperBound, log.lastVisible)
+            guard range.lowerBound <= upper else { continue }
+            if range.lowerBound <= markDelete + 1 {
+                guard upper > markDelete else { continue }
+                appliedRanges.append((markDelete + 1)...upper)
+                markDelete = upper
+                dropTracking(atOrBelow: upper)
+            } else {
+                for sequence in range.lowerBound...upper where log.messages[sequence] != nil && !isConsumed(sequence) {
+                    acknowledged.insert(sequence)
+                    dropTracking(of: sequence)
+                    applied.append(sequence)
+                }
+            }
+        }
+        advanceMarkDelete(in: log)
+        return CursorRecord.ranges(of: applied) + appliedRanges
+    }
+
+    private mutating func advanceMarkDelete(in log: MessageIndex) {
+        while markDelete < log.lastVisible {
+            let next = markDelete + 1
+            guard acknowledged.remove(next) != nil || log.messages[next] == nil else { break }
+            markDelete = next
+        }
+        if readPosition <= markDelete { readPosition = markDelete + 1 }
+    }
+
+    private mutating func dropTracking(of sequence: UInt64) {
+        if let consumerId = outstanding.removeValue(forKey: sequence),
+            let index = consumers.firstIndex(where: { $0.id == consumerId })
+        {
+            consumers[index].inFlight.removeValue(forKey: sequence)
+        }
+        pending.remove(sequence)
+        delayed.removeValue(forKey: sequence)
+        negativelyAcknowledged.removeValue(forKey: sequence)
+        redeliveryCounts.removeValue(forKey: sequence)
+    }
+
+    private mutating func dropTracking(atOrBelow sequence: UInt64) {
+        acknowledged = acknowledged.filter { $0 > sequence }
+        for tracked in outstanding.keys where tracked <= sequence { dropTracking(of: tracked) }
+        pending = pending.filter { $0 > sequence }
+        delayed = delayed.filter { $0.key > sequence }
+        negativelyAcknowledged = negativelyAcknowledged.filter { $0.key > sequence }
+        redeliveryCounts = redeliveryCounts.filter { $0.key > sequence }
+    }
+
+    // MARK: Redelivery
+
+    /// Returns an outstanding message to `pending` with its redelivery count raised.
+    mutating func requeue(_ sequence: UInt64, now: Int64) {
+        guard let consumerId = outstanding.removeValue(forKey: sequence) else { return }
+        if let index = consumers.firstIndex(where: { $0.id == consumerId }) {
+            consumers[index].inFlight.removeValue(forKey: sequence)
+        }
+        redeliveryCounts[sequence, default: 0] += 1
+        pending.insert(sequence)
+        redeliverMeter.record(bytes: 0, now: now)
+    }
+
+    /// Detaches a consumer and queues its unacknowledged messages for the others (or the next one).
+    mutating func removeConsumer(_ consumerId: UInt64, now: Int64) -> ConsumerState? {
+        guard let index = consumers.firstIndex(where: { $0.id == consumerId }) else { return nil }
+        for sequence in consumers[index].inFlight.keys { requeue(sequence, now: now) }
+        keyOwners = keyOwners.filter { $0.value != consumerId }
+        return consumers.remove(at: index)
+    }
+
+    /// Frees the consumer's slot now and redelivers the message after the consumer's negative-ack delay.
+    mutating func negativelyAcknowledge(_ sequence: UInt64, now: Int64) -> Int64? {
+        guard let consumerId = outstanding.removeValue(forKey: sequence),
+            let index = consumers.firstIndex(where: { $0.id == consumerId })
+        else { return nil }
+        consumers[index].inFlight.removeValue(forKey: sequence)
+        let due = now + consumers[index].negativeAckDelayMilliseconds
+        negativelyAcknowledged[sequence] = due
+        return due
+    }
+
+    /// Moves what fell due by `now` to `pending`; returns the next time something falls due.
+    mutating func processTimers(now: Int64) -> Int64? {
+        for (sequence, due) in delayed where due <= now {
+            delayed.removeValue(forKey: sequence)
+            pending.insert(sequence)
+        }
+        for (sequence, due) in negativelyAcknowledged where due <= now {
+            negativelyAcknowledged.removeValue(forKey: sequence)
+            redeliveryCounts[sequence, default: 0] += 1
+            pending.insert(sequence)
+            redeliverMeter.record(bytes: 0, now: now)
+        }
+        for consumer in consumers {
+            guard let timeout = consumer.ackTimeoutMilliseconds else { continue }
+            for (sequence, deliveredAt) in consumer.inFlight where deliveredAt + timeout <= now {
+                requeue(sequence, now: now)
+            }
+        }
+        return nextDue()
+    }
+
+    func nextDue() -> Int64? {
+        var due = [delayed.values.min(), negativelyAcknowledged.values.min()].compactMap { $0 }.min()
+        for consumer in consumers {
+            guard let timeout = consumer.ackTimeoutMilliseconds, let oldest = consumer.inFlight.values.min() else { continue }
+            due = min(due ?? .max, oldest + timeout)
+        }
+        return due
+    }
+}
