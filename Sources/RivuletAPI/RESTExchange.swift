@@ -15,7 +15,7 @@ struct RESTExchange: Sendable {
         respond(status: status, body: .object([("error", false), ("code", .int(status)), ("result", result)]))
     }
 
-    /// Sends the success envelope with `fields` at the top level, for answers SDKs read outside `result`.
+    /// Sends the success envelope with `fields` at the top level, for fields that SDKs read outside `result`.
     func succeed(_ status: Int = 200, fields: [(String, RESTJSON)]) {
         respond(status: status, body: .object([("error", false), ("code", .int(status))] + fields))
     }

@@ -3,7 +3,7 @@ import RivuletAuth
 import RivuletCore
 
 extension RESTRouter {
-    /// `POST /_open/auth` with `{email,password}` or `{tenant,username,password}`, answered with a JWT.
+    /// `POST /_open/auth` with `{email,password}` or `{tenant,username,password}`: checks the password and returns a JWT.
     func routeOpen(_ path: RESTPath, _ exchange: RESTExchange) throws {
         guard path.segments == ["_open", "auth"] else {
             throw APIError.routeNotFound(exchange.request.method, exchange.request.path)
@@ -32,6 +32,26 @@ extension RESTRouter {
                 }
             }
         }
+    }
+
+    /// `POST /_api/key/validate` with `{"jwt":...}`: returns whom the token names, as an object (jsC8 reads
+    /// `result.tenant`). API keys do not exist yet, so `{"apikey":...}` always gets 401.
+    func routeValidate(_ exchange: RESTExchange) throws {
+        guard exchange.request.method == "POST" else {
+            throw APIError.methodNotAllowed(exchange.request.method, exchange.request.path)
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(exchange.request.body))) as? [String: Any]
+        guard let object, object["jwt"] is String || object["apikey"] is String else {
+            throw APIError.badParameter("validate body must be a JSON object with a string 'jwt' or 'apikey'")
+        }
+        guard let token = object["jwt"] as? String, let principal = auth.principal(forToken: token) else {
+            throw APIError.unauthorized("token or API key is invalid or expired")
+        }
+        exchange.succeed(result: .object([
+            ("tenant", .string(principal.tenant)),
+            ("user", .string(principal.username)),
+            ("parent", .string(principal.username)),
+        ]))
     }
 
     /// `POST /apid/otp`: a single-use password for the next WebSocket handshake. The body is ignored.

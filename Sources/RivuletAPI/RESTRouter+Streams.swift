@@ -3,8 +3,8 @@ import RivuletCore
 extension RESTRouter {
     /// The stream endpoints under `/_fabric/{f}/_api/streams`, with every alias `RESTPath` folds in.
     ///
-    /// Fixed words (`ttl`, `clearbacklog`, `subscription`, `unsubscribe`, `persistent`) win over stream names in
-    /// the first segment; stream names in later calls carry a `c8locals.`/`c8globals.` prefix, so they never clash.
+    /// In the first segment, the fixed words `ttl`, `clearbacklog`, `subscription`, `unsubscribe` and `persistent` win
+    /// over stream names. Per-stream calls use prefixed names (`c8locals.x`), so only create can meet such a clash.
     func routeStreams(_ call: RESTCall) throws {
         let fabric = try call.fabric()
         let scope = StreamScopeContext(tenant: call.principal.tenant, fabric: fabric)
@@ -40,6 +40,7 @@ extension RESTRouter {
         case ("ttl", "GET"):
             try perform(call.exchange) { [engine] in .int(engine.messageTTL(tenant: scope.tenant, fabric: scope.fabric)) }
         case ("clearbacklog", "POST"):
+            // NOTE: so a stream named `clearbacklog` cannot be created through REST; WebSocket auto-creation can.
             try clearBacklog(call, scope, subscription: nil)
         case (_, "POST"):
             try createStream(call, scope, name: word)
@@ -135,7 +136,7 @@ extension RESTRouter {
         }
     }
 
-    /// Publishes the raw body, whatever its content type, and answers once the engine reports it durable.
+    /// Publishes the raw body, whatever its content type, and responds once the engine reports the message durable.
     private func publish(_ call: RESTCall, address: StreamAddress) throws {
         let payload = call.request.body
         guard payload.count <= configuration.maxPayloadBytes else {

@@ -6,8 +6,8 @@ import Synchronization
 
 /// The GDN REST surface: logins, user and OTP, regions, fabric information and the stream endpoints.
 ///
-/// `handle` runs on an event-loop thread and never blocks: password hashing and engine calls run on `workQueue`,
-/// publishes complete through the engine's callback. Every path outside `/_open/` needs `Authorization: bearer <jwt>`.
+/// `handle` runs on an event-loop thread, so password hashing and engine calls run on `workQueue`, and publishes
+/// respond from the engine's completion callback. Every path outside `/_open/` needs `Authorization: bearer <jwt>`.
 final class RESTRouter: Sendable {
     /// Logins hash a password for hundreds of milliseconds; more than this many at once get 429.
     static let maxConcurrentLogins = 4
@@ -35,7 +35,7 @@ final class RESTRouter: Sendable {
         }.joined()
     }
 
-    /// Answers one request through `responder`, exactly once.
+    /// Sends exactly one response to `request` through `responder`.
     func handle(_ request: HTTPRequest, responder: any HTTPResponder) {
         let number = requestCounter.add(1, ordering: .relaxed).newValue
         let exchange = RESTExchange(request: request, requestId: "\(requestIdPrefix)-\(number)",
@@ -60,6 +60,11 @@ final class RESTRouter: Sendable {
     private func route(_ path: RESTPath, _ exchange: RESTExchange) throws {
         if path.segments.first == "_open" {
             try routeOpen(path, exchange)
+            return
+        }
+        if path.segments == ["key", "validate"] {
+            // The credential to check travels in the body, so this route needs no Authorization header.
+            try routeValidate(exchange)
             return
         }
         let principal = try authenticate(exchange.request)
@@ -94,7 +99,7 @@ final class RESTRouter: Sendable {
         ]))
     }
 
-    /// Runs `work` on the work queue and answers with its result in the success envelope, or with its error.
+    /// Runs `work` on the work queue, then sends its result in the success envelope or its error in the error envelope.
     func perform(_ exchange: RESTExchange, status: Int = 200, _ work: @escaping @Sendable () throws -> RESTJSON) throws(APIError) {
         try reserve(pendingEngineCalls, limit: Self.maxConcurrentEngineCalls, what: "stream operations")
         workQueue.async { [self] in

@@ -156,3 +156,28 @@ struct RESTAccountRoutesTests {
         #expect(reply.errorNum == 21009)
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct RESTValidateRouteTests {
+    let harness: RESTHarness
+
+    init() throws { harness = try RESTHarness() }
+
+    @Test(arguments: ["/_api/key/validate", "/_fabric/_system/_api/key/validate"])
+    func validTokenReturnsTenantObject(path: String) async {
+        let reply = await harness.send("POST", path, text: #"{"jwt":"\#(harness.token)"}"#, authorization: .some(nil))
+        #expect(reply.status == 200)
+        #expect(reply.resultObject["tenant"] as? String == "acme")
+        #expect(reply.resultObject["user"] as? String == "root")
+    }
+
+    @Test func invalidCredentialGets401() async {
+        #expect(await harness.send("POST", "/_api/key/validate", text: #"{"jwt":"x.y.z"}"#).status == 401)
+        #expect(await harness.send("POST", "/_api/key/validate", text: #"{"apikey":"acme.k.s"}"#).status == 401)
+    }
+
+    @Test func malformedBodyGets400AndGetGets405() async {
+        #expect(await harness.send("POST", "/_api/key/validate", text: "{}").status == 400)
+        #expect(await harness.send("GET", "/_api/key/validate").status == 405)
+    }
+}
