@@ -164,7 +164,6 @@ public final class AuthService: Authenticating {
         accounts.withLock { file in file.users.first(where: matches) }
     }
 
-    var accountsAreEmpty: Bool { accounts.withLock { $0.users.isEmpty } }
     var dataDirectoryPath: String { dataDirectory }
     var passwordIterations: Int { configuration.passwordIterations }
     var auditLogger: Logger { logger }
