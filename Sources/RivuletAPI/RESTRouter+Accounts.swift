@@ -28,6 +28,7 @@ extension RESTRouter {
                 switch error {
                 case .invalidCredentials: exchange.fail(.invalidCredentials())
                 case .invalidArgument(let message): exchange.fail(.badParameter(message))
+                case .tooManyAttempts: exchange.fail(.tooManyRequests("too many failed logins from your address: wait, then retry"))
                 case .storage: exchange.failUnexpectedly(error)
                 }
             }

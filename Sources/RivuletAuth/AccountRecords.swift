@@ -37,6 +37,8 @@ public enum AuthError: Error, Sendable, Equatable {
     /// Unknown account, wrong password or inactive user; one case so callers cannot tell which.
     case invalidCredentials
     case invalidArgument(String)
+    /// The source address failed too many logins recently; retry after the throttle window.
+    case tooManyAttempts
     /// The accounts file, the JWT secret or the password file could not be read or written.
     case storage(String)
 }
@@ -51,6 +53,9 @@ public struct AuthConfiguration: Sendable {
     public var oneTimePasswordLifetime: Duration = .seconds(60)
     /// Upper bound on unredeemed one-time passwords; the oldest goes first when it is reached.
     public var maxOneTimePasswords: Int = 100_000
+    /// Failed logins one source host may make within `failedLoginWindow` before further attempts get `tooManyAttempts`.
+    public var maxFailedLoginsPerSource: Int = 10
+    public var failedLoginWindow: Duration = .seconds(60)
 
     public init() {}
 }

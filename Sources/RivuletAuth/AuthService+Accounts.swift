@@ -51,20 +51,31 @@ extension AuthService {
     /// Checks an email and password and returns a JWT. Hashes the password, so call it off the event loop.
     /// - Throws: `AuthError.invalidCredentials` for an unknown email, a wrong password or an inactive user.
     public func login(email: String, password: String, sourceAddress: String = "") throws(AuthError) -> LoginResult {
+        let audit: KeyValuePairs<String, String> = ["email": email, "source": sourceAddress]
+        try checkThrottle(sourceAddress, audit: audit)
         let lowered = email.lowercased()
         let user = findUser { $0.email.lowercased() == lowered }
-        return try finishLogin(user: user, password: password, audit: ["email": email, "source": sourceAddress])
+        return try finishLogin(user: user, password: password, source: sourceAddress, audit: audit)
     }
 
     /// Checks a tenant, username and password and returns a JWT. Hashes the password, so call it off the event loop.
     /// - Throws: `AuthError.invalidCredentials` for an unknown user, a wrong password or an inactive user.
     public func login(tenant: String, username: String, password: String, sourceAddress: String = "") throws(AuthError) -> LoginResult {
+        let audit: KeyValuePairs<String, String> = ["tenant": tenant, "username": username, "source": sourceAddress]
+        try checkThrottle(sourceAddress, audit: audit)
         let user = findUser { $0.tenant == tenant && $0.username == username }
-        return try finishLogin(user: user, password: password,
-                               audit: ["tenant": tenant, "username": username, "source": sourceAddress])
+        return try finishLogin(user: user, password: password, source: sourceAddress, audit: audit)
     }
 
-    private func finishLogin(user: StoredUser?, password: String, audit: KeyValuePairs<String, String>) throws(AuthError) -> LoginResult {
+    /// Rejects a source that failed too often, before spending time on hashing.
+    private func checkThrottle(_ source: String, audit: KeyValuePairs<String, String>) throws(AuthError) {
+        guard loginThrottle.isBlocked(source, now: currentTime) else { return }
+        auditLogger.with(audit).info("login failed", ["reason": "too many failed logins from this source"])
+        throw .tooManyAttempts
+    }
+
+    private func finishLogin(user: StoredUser?, password: String, source: String,
+                             audit: KeyValuePairs<String, String>) throws(AuthError) -> LoginResult {
         let passwordMatches: Bool
         if let user, let salt = Base64.decode(user.passwordSalt), let stored = Base64.decode(user.passwordHash) {
             let candidate = AuthCrypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt,
@@ -79,8 +90,10 @@ extension AuthService {
         guard let user, passwordMatches, user.active else {
             let reason = user == nil ? "unknown account" : (passwordMatches ? "inactive user" : "wrong password")
             auditLogger.with(audit).info("login failed", ["reason": reason])
+            loginThrottle.recordFailure(source, now: currentTime)
             throw .invalidCredentials
         }
+        loginThrottle.recordSuccess(source)
         auditLogger.with(audit).info("login succeeded", ["tenant": user.tenant, "username": user.username])
         return issueToken(for: Principal(tenant: user.tenant, username: user.username))
     }

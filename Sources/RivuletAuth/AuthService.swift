@@ -22,6 +22,7 @@ public final class AuthService: Authenticating {
     /// Serializes account changes so each write starts from the latest state. Taken before `accounts`, never inside it.
     private let writeLock = Mutex<Void>(())
     private let oneTimePasswords: OneTimePasswordTable
+    let loginThrottle: LoginThrottle
 
     /// Opens (or creates) the authentication files in `dataDirectory`.
     /// - Throws: `AuthError.storage` when a file cannot be read, written or parsed.
@@ -35,6 +36,8 @@ public final class AuthService: Authenticating {
         self.now = now
         self.oneTimePasswords = OneTimePasswordTable(
             lifetime: Self.seconds(configuration.oneTimePasswordLifetime), capacity: configuration.maxOneTimePasswords)
+        self.loginThrottle = LoginThrottle(
+            maxFailures: configuration.maxFailedLoginsPerSource, window: Self.seconds(configuration.failedLoginWindow))
         do throws(AuthFileError) {
             try SecureFile.createDirectory(dataDirectory)
             self.secret = try Self.loadOrCreateSecret(path: dataDirectory + "/jwt-secret", logger: logger)

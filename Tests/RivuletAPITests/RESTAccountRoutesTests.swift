@@ -181,3 +181,18 @@ struct RESTValidateRouteTests {
         #expect(await harness.send("GET", "/_api/key/validate").status == 405)
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct RESTLoginThrottleTests {
+    @Test func repeatedFailuresFromOneAddressGet429() async throws {
+        let harness = try RESTHarness()
+        let body = #"{"email":"ops@example.com","password":"wrong horse"}"#
+        for _ in 0..<AuthConfiguration().maxFailedLoginsPerSource {
+            #expect(await harness.send("POST", "/_open/auth", text: body, authorization: .some(nil)).status == 401)
+        }
+        let blocked = await harness.send("POST", "/_open/auth", text: #"{"email":"ops@example.com","password":"correct horse"}"#,
+                                         authorization: .some(nil))
+        #expect(blocked.status == 429)
+        #expect(blocked.errorNum == 21009)
+    }
+}
