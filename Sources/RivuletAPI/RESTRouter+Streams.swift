@@ -99,6 +99,15 @@ extension RESTRouter {
             try Self.require(call, "GET")
             let address = try scope.address(topic)
             try perform(call.exchange) { [engine] in .array(try engine.subscriptions(address).map { .string($0) }) }
+        case "presence":
+            try Self.require(call, "GET")
+            let address = try scope.address(topic)
+            try perform(call.exchange) { [engine, configuration] in
+                let stats = try engine.stats(address)
+                let createdAt = engine.listStreams(tenant: address.tenant, fabric: address.fabric, scope: address.scope)
+                    .first { $0.address == address }?.createdAt ?? 0
+                return RESTStreamShapes.presence(stats, address: address, createdAt: createdAt, region: configuration.region)
+            }
         default:
             throw APIError.routeNotFound(call.method, call.request.path)
         }

@@ -56,6 +56,41 @@ enum RESTStreamShapes {
         ])
     }
 
+    /// Who is connected to a stream, in the Java SDK's presence shape. The filter parameters are not applied.
+    static func presence(_ stats: StreamStats, address: StreamAddress, createdAt: Int64, region: String) -> RESTJSON {
+        let subscriptions = stats.subscriptions.sorted { $0.key < $1.key }
+        let consumerCount = subscriptions.reduce(0) { $0 + $1.value.consumers.count }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let regionStats: RESTJSON = .object([
+            ("timestamp", .int(now)),
+            ("producerCount", .int(stats.publishers.count)),
+            ("subscriptionCount", .int(subscriptions.count)),
+            ("consumerCount", .int(consumerCount)),
+            ("producerNames", .array(stats.publishers.map { .string($0.producerName) })),
+            ("subscriptionStats", .array(subscriptions.map { name, subscription in
+                .object([
+                    ("name", .string(name)),
+                    ("consumerCount", .int(subscription.consumers.count)),
+                    ("consumerNames", .array(subscription.consumers.map { .string($0.consumerName) })),
+                ])
+            })),
+        ])
+        return .object([
+            ("_key", .string(address.topic)),
+            ("tenant", .string(address.tenant)),
+            ("fabric", .string(address.fabric)),
+            ("global", .bool(address.scope == .global)),
+            ("topicName", .string(address.topic)),
+            ("fullTopicName", .string(address.description)),
+            ("createdAt", .int(createdAt)),
+            ("updatedAt", .int(now)),
+            ("producerCount", .int(stats.publishers.count)),
+            ("subscriptionCount", .int(subscriptions.count)),
+            ("consumerCount", .int(consumerCount)),
+            ("regionStats", .object([(region, regionStats)])),
+        ])
+    }
+
     private static func publisher(_ publisher: PublisherStats) -> RESTJSON {
         .object([
             ("msgRateIn", .double(publisher.msgRateIn)),

@@ -256,7 +256,32 @@ struct RESTStreamRoutesTests {
         #expect(reply.result as? [String] == ["a", "b"])
     }
 
-    @Test(arguments: ["stats", "backlog", "subscriptions"])
+    @Test func presenceCountsConnections() async throws {
+        try create("c8globals.orders")
+        let consumer = ConsumerStats(consumerName: "c1", address: "127.0.0.1:2", connectedSince: 0, msgRateOut: 0,
+                                     msgThroughputOut: 0, unackedMessages: 0, availablePermits: 10)
+        harness.engine.state.withLock { state in
+            state.stats.publishers = [PublisherStats(producerId: 1, producerName: "p1", address: "127.0.0.1:1", connectedSince: 0,
+                                                     msgRateIn: 0, msgThroughputIn: 0, averageMsgSize: 0)]
+            state.stats.subscriptions = ["sub": SubscriptionStats(type: .exclusive, msgBacklog: 0, unackedMessages: 0, msgRateOut: 0,
+                                                                  msgThroughputOut: 0, msgRateRedeliver: 0, consumers: [consumer])]
+        }
+        let reply = await harness.send("GET", "/_fabric/_system/_api/streams/c8globals.orders/presence")
+        #expect(reply.status == 200)
+        let presence = reply.resultObject
+        #expect(presence["producerCount"] as? Int == 1)
+        #expect(presence["subscriptionCount"] as? Int == 1)
+        #expect(presence["consumerCount"] as? Int == 1)
+        #expect(presence["global"] as? Bool == true)
+        #expect(presence["fullTopicName"] as? String == "persistent://acme/c8global._system/c8globals.orders")
+        #expect((presence["createdAt"] as? NSNumber)?.int64Value == 1_700_000_000_000)
+        let region = try #require((presence["regionStats"] as? [String: Any])?["home-region"] as? [String: Any])
+        #expect(region["producerNames"] as? [String] == ["p1"])
+        let subscription = try #require((region["subscriptionStats"] as? [[String: Any]])?.first)
+        #expect(subscription["consumerNames"] as? [String] == ["c1"])
+    }
+
+    @Test(arguments: ["stats", "backlog", "subscriptions", "presence"])
     func readEndpointsOnUnknownStreamGet404(action: String) async {
         #expect(await harness.send("GET", "/_fabric/_system/_api/streams/c8globals.none/\(action)").status == 404)
         #expect(await harness.send("GET", "/_fabric/_system/_api/streams/none/\(action)").status == 404)
