@@ -1,12 +1,160 @@
+import Dispatch
 import RivuletAuth
 import RivuletCore
 import RivuletHTTP
+import Synchronization
 
-// TODO: placeholder until the REST routes land; answers 501 for every path.
+/// The GDN REST surface: logins, user and OTP, regions, fabric information and the stream endpoints.
+///
+/// `handle` runs on an event-loop thread, so password hashing and engine calls run on `workQueue`, and publishes
+/// respond from the engine's completion callback. Every path outside `/_open/` needs `Authorization: bearer <jwt>`.
 final class RESTRouter: Sendable {
-    init(configuration: APIConfiguration, engine: any StreamEngine, auth: AuthService, logger: Logger) {}
+    /// Logins hash a password for hundreds of milliseconds; more than this many at once get 429.
+    static let maxConcurrentLogins = 4
+    /// Engine calls queued or running at once; more get 429, so a flood cannot grow the queue without bound.
+    static let maxConcurrentEngineCalls = 256
 
+    let configuration: APIConfiguration
+    let engine: any StreamEngine
+    let auth: AuthService
+    let logger: Logger
+    let workQueue = DispatchQueue(label: "rivulet.rest.work", attributes: .concurrent)
+    let pendingLogins = Atomic<Int>(0)
+    let pendingEngineCalls = Atomic<Int>(0)
+    private let requestIdPrefix: String
+    private let requestCounter = Atomic<UInt64>(0)
+
+    init(configuration: APIConfiguration, engine: any StreamEngine, auth: AuthService, logger: Logger) {
+        self.configuration = configuration
+        self.engine = engine
+        self.auth = auth
+        self.logger = logger
+        // A random prefix keeps ids unique across restarts of the process.
+        self.requestIdPrefix = AuthCrypto.randomBytes(count: 4).map { byte in
+            String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+        }.joined()
+    }
+
+    /// Sends exactly one response to `request` through `responder`.
     func handle(_ request: HTTPRequest, responder: any HTTPResponder) {
-        responder.respond(HTTPResponse(status: 501))
+        let number = requestCounter.add(1, ordering: .relaxed).newValue
+        let exchange = RESTExchange(request: request, requestId: "\(requestIdPrefix)-\(number)",
+                                    region: configuration.region, responder: responder, logger: logger)
+        logger.debug("request", ["requestId": exchange.requestId, "method": request.method, "path": request.path])
+        if request.method == "OPTIONS" {
+            answerPreflight(exchange)
+            return
+        }
+        let path = RESTPath(request.path)
+        do {
+            try route(path, exchange)
+        } catch let error as APIError {
+            exchange.fail(error)
+        } catch let error as EngineError {
+            exchange.fail(APIError(error))
+        } catch {
+            exchange.failUnexpectedly(error)
+        }
+    }
+
+    private func route(_ path: RESTPath, _ exchange: RESTExchange) throws {
+        if path.segments.first == "_open" {
+            try routeOpen(path, exchange)
+            return
+        }
+        if path.segments == ["key", "validate"] {
+            // The credential to check travels in the body, so this route needs no Authorization header.
+            try routeValidate(exchange)
+            return
+        }
+        let principal = try authenticate(exchange.request)
+        if let tenant = path.tenant, tenant != principal.tenant {
+            throw APIError.forbidden("tenant '\(tenant)' in the path differs from your tenant '\(principal.tenant)'")
+        }
+        let call = RESTCall(exchange: exchange, path: path, principal: principal)
+        switch path.segments.first {
+        case "apid": try routeOneTimePassword(call)
+        case "user": try routeUser(call)
+        case "_admin" where path.segments.dropFirst().first == "user":
+            try routeUser(RESTCall(exchange: exchange, path: path.droppingFirst(), principal: principal))
+        case "datacenter": try routeDatacenter(call)
+        case "database": try routeDatabase(call)
+        case "streams": try routeStreams(call)
+        default: throw APIError.routeNotFound(exchange.request.method, exchange.request.path)
+        }
+    }
+
+    private func authenticate(_ request: HTTPRequest) throws(APIError) -> Principal {
+        guard let header = request.headers["authorization"], let principal = auth.authenticate(authorization: header) else {
+            throw .unauthorized()
+        }
+        return principal
+    }
+
+    private func answerPreflight(_ exchange: RESTExchange) {
+        exchange.responder.respond(HTTPResponse(status: 204, headers: exchange.standardHeaders + [
+            ("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS"),
+            ("access-control-allow-headers", "authorization, content-type, charset, x-c8-version"),
+            ("access-control-max-age", "600"),
+        ]))
+    }
+
+    /// Runs `work` on the work queue, then sends its result in the success envelope or its error in the error envelope.
+    func perform(_ exchange: RESTExchange, status: Int = 200, _ work: @escaping @Sendable () throws -> RESTJSON) throws(APIError) {
+        try reserve(pendingEngineCalls, limit: Self.maxConcurrentEngineCalls, what: "stream operations")
+        workQueue.async { [self] in
+            defer { self.pendingEngineCalls.subtract(1, ordering: .relaxed) }
+            do {
+                exchange.succeed(status, result: try work())
+            } catch let error as APIError {
+                exchange.fail(error)
+            } catch let error as EngineError {
+                exchange.fail(APIError(error))
+            } catch {
+                exchange.failUnexpectedly(error)
+            }
+        }
+    }
+
+    /// Takes one slot of `counter`, or throws 429 when all `limit` are taken.
+    func reserve(_ counter: borrowing Atomic<Int>, limit: Int, what: String) throws(APIError) {
+        guard counter.add(1, ordering: .relaxed).newValue <= limit else {
+            counter.subtract(1, ordering: .relaxed)
+            throw .tooManyRequests("too many concurrent \(what): at most \(limit); retry shortly")
+        }
+    }
+
+    /// Throws 405 unless the request uses one of `methods`.
+    static func require(_ call: RESTCall, _ methods: String...) throws(APIError) {
+        guard methods.contains(call.exchange.request.method) else {
+            throw .methodNotAllowed(call.exchange.request.method, call.exchange.request.path)
+        }
+    }
+}
+
+/// An authenticated request: who sent it and where it goes.
+struct RESTCall: Sendable {
+    let exchange: RESTExchange
+    let path: RESTPath
+    let principal: Principal
+
+    var request: HTTPRequest { exchange.request }
+    var method: String { exchange.request.method }
+    var segments: [String] { path.segments }
+
+    /// The fabric named by the path, `_system` without one.
+    /// - Throws: `APIError.fabricNotFound` for any fabric but `_system`, the only one each tenant has.
+    func fabric() throws(APIError) -> String {
+        let fabric = path.fabric ?? "_system"
+        guard fabric == "_system" else { throw .fabricNotFound(fabric) }
+        return fabric
+    }
+}
+
+extension RESTPath {
+    func droppingFirst() -> RESTPath {
+        var copy = self
+        copy.segments.removeFirst()
+        return copy
     }
 }

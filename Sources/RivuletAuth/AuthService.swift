@@ -1,10 +1,174 @@
+import Foundation
 import RivuletCore
+import Synchronization
 
-// TODO: placeholder until accounts, JWT and OTP land; it authenticates nobody.
+/// Accounts, password logins, JWTs and one-time passwords of one server, persisted in its data directory.
+///
+/// Files: `jwt-secret` (32 random bytes), `accounts.json` and, after a bootstrap with a generated password,
+/// `initial-admin-password`; all mode 0600 and written atomically. Every method is thread-safe. `login` and
+/// `ensureAdministrator` hash passwords (hundreds of milliseconds by default), so never call them on an event loop.
 public final class AuthService: Authenticating {
-    public init(dataDirectory: String, logger: Logger) throws {}
+    static let saltByteCount = 16
+    static let hashByteCount = 32
+    static let secretByteCount = 32
 
-    public func authenticate(authorization: String) -> Principal? { nil }
+    private let dataDirectory: String
+    private let configuration: AuthConfiguration
+    private let logger: Logger
+    private let now: @Sendable () -> Double
+    private let secret: [UInt8]
+    /// The accounts as last written to disk; changed only after a successful write.
+    private let accounts: Mutex<AccountsFile>
+    /// Serializes account changes so each write starts from the latest state. Taken before `accounts`, never inside it.
+    private let writeLock = Mutex<Void>(())
+    private let oneTimePasswords: OneTimePasswordTable
+    let loginThrottle: LoginThrottle
 
-    public func redeemOneTimePassword(_ otp: String) -> Principal? { nil }
+    /// Opens (or creates) the authentication files in `dataDirectory`.
+    /// - Throws: `AuthError.storage` when a file cannot be read, written or parsed.
+    public init(
+        dataDirectory: String, logger: Logger, configuration: AuthConfiguration = AuthConfiguration(),
+        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    ) throws {
+        self.dataDirectory = dataDirectory
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+        self.oneTimePasswords = OneTimePasswordTable(
+            lifetime: Self.seconds(configuration.oneTimePasswordLifetime), capacity: configuration.maxOneTimePasswords)
+        self.loginThrottle = LoginThrottle(
+            maxFailures: configuration.maxFailedLoginsPerSource, window: Self.seconds(configuration.failedLoginWindow))
+        do throws(AuthFileError) {
+            try SecureFile.createDirectory(dataDirectory)
+            self.secret = try Self.loadOrCreateSecret(path: dataDirectory + "/jwt-secret", logger: logger)
+            self.accounts = Mutex(try Self.loadAccounts(path: dataDirectory + "/accounts.json"))
+        } catch {
+            throw AuthError.storage(error.description)
+        }
+    }
+
+    // MARK: Authenticating
+
+    /// Accepts `bearer <jwt>` with the scheme in any case. API keys are not implemented, so `apikey` returns nil.
+    public func authenticate(authorization: String) -> Principal? {
+        let trimmed = authorization.trimmingCharacters(in: .whitespaces)
+        guard let space = trimmed.firstIndex(of: " ") else { return nil }
+        let scheme = trimmed[..<space].lowercased()
+        let credential = trimmed[space...].trimmingCharacters(in: .whitespaces)
+        // TODO: accept `apikey <tenant>.<keyid>.<secret>` once API keys exist.
+        guard scheme == "bearer", !credential.isEmpty else { return nil }
+        return principal(forToken: credential)
+    }
+
+    /// Redeems a one-time password once, before it expires.
+    public func redeemOneTimePassword(_ otp: String) -> Principal? {
+        oneTimePasswords.redeem(otp, now: now())
+    }
+
+    // MARK: Tokens and one-time passwords
+
+    /// Returns whom a JWT names when its signature, algorithm and expiry check out and the user is still active.
+    public func principal(forToken token: String) -> Principal? {
+        let claims: TokenClaims
+        do {
+            claims = try JSONWebToken.verify(token, secret: secret, now: Int64(now()))
+        } catch {
+            logger.debug("token rejected", ["reason": "\(error)"])
+            return nil
+        }
+        let principal = Principal(tenant: claims.tenant, username: claims.username)
+        guard userRecord(for: principal)?.active == true else { return nil }
+        return principal
+    }
+
+    /// Issues a JWT for `principal` without a password check; for logins that were verified elsewhere.
+    public func issueToken(for principal: Principal) -> LoginResult {
+        let issuedAt = Int64(now())
+        let expiresAt = issuedAt + Int64(Self.seconds(configuration.tokenLifetime))
+        let claims = TokenClaims(tenant: principal.tenant, username: principal.username, issuedAt: issuedAt, expiresAt: expiresAt)
+        return LoginResult(token: JSONWebToken.sign(claims, secret: secret), principal: principal, expiresAt: expiresAt)
+    }
+
+    /// Returns a fresh random URL-safe one-time password bound to `principal`, redeemable once within its lifetime.
+    public func issueOneTimePassword(for principal: Principal) -> String {
+        let otp = Base64URL.encode(AuthCrypto.randomBytes(count: 32))
+        oneTimePasswords.insert(otp, principal: principal, now: now())
+        return otp
+    }
+
+    // MARK: Users
+
+    /// The record of one user, or nil when the user does not exist.
+    public func userRecord(for principal: Principal) -> UserRecord? {
+        accounts.withLock { file in
+            file.users.first { $0.tenant == principal.tenant && $0.username == principal.username }?.record
+        }
+    }
+
+    /// Every user of `tenant`, in creation order.
+    public func users(tenant: String) -> [UserRecord] {
+        accounts.withLock { file in file.users.filter { $0.tenant == tenant }.map(\.record) }
+    }
+
+    /// True when `tenant` exists.
+    public func tenantExists(_ tenant: String) -> Bool {
+        accounts.withLock { file in file.tenants.contains { $0.name == tenant } }
+    }
+
+    // MARK: Helpers
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    private static func loadOrCreateSecret(path: String, logger: Logger) throws(AuthFileError) -> [UInt8] {
+        if let existing = try SecureFile.read(path) {
+            guard existing.count == secretByteCount else {
+                throw AuthFileError(path: path, operation: "load the \(secretByteCount)-byte JWT secret from", errorNumber: EINVAL)
+            }
+            return existing
+        }
+        let secret = AuthCrypto.randomBytes(count: secretByteCount)
+        try SecureFile.writeAtomically(secret, to: path)
+        logger.info("created JWT secret", ["path": path])
+        return secret
+    }
+
+    private static func loadAccounts(path: String) throws(AuthFileError) -> AccountsFile {
+        guard let bytes = try SecureFile.read(path) else { return AccountsFile() }
+        guard let file = try? JSONDecoder().decode(AccountsFile.self, from: Data(bytes)) else {
+            throw AuthFileError(path: path, operation: "parse", errorNumber: EINVAL)
+        }
+        return file
+    }
+
+    /// Applies `change` to a copy of the accounts, writes it, then makes it visible.
+    func updateAccounts<Result>(_ change: (inout AccountsFile) throws(AuthError) -> Result) throws(AuthError) -> Result {
+        try writeLock.withLock { _ throws(AuthError) -> Result in
+            var file = accounts.withLock { $0 }
+            let result = try change(&file)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do {
+                let bytes = try encoder.encode(file)
+                try SecureFile.writeAtomically(Array(bytes), to: dataDirectory + "/accounts.json")
+            } catch let error as AuthFileError {
+                throw .storage(error.description)
+            } catch {
+                throw .storage("encoding accounts failed: \(error)")
+            }
+            accounts.withLock { $0 = file }
+            return result
+        }
+    }
+
+    func findUser(_ matches: (StoredUser) -> Bool) -> StoredUser? {
+        accounts.withLock { file in file.users.first(where: matches) }
+    }
+
+    var dataDirectoryPath: String { dataDirectory }
+    var passwordIterations: Int { configuration.passwordIterations }
+    var auditLogger: Logger { logger }
+    var currentTime: Double { now() }
 }

@@ -1,0 +1,101 @@
+import RivuletCore
+import RivuletHTTP
+
+/// One REST request on its way to a response: the request, its id, and the responder it must complete once.
+struct RESTExchange: Sendable {
+    let request: HTTPRequest
+    /// Unique per request; returned in `x-gdn-requestid` and put in every log line about the request.
+    let requestId: String
+    let region: String
+    let responder: any HTTPResponder
+    let logger: Logger
+
+    /// Sends `{"error":false,"code":status,"result":result}`.
+    func succeed(_ status: Int = 200, result: RESTJSON) {
+        respond(status: status, body: .object([("error", false), ("code", .int(status)), ("result", result)]))
+    }
+
+    /// Sends the success envelope with `fields` at the top level, for fields that SDKs read outside `result`.
+    func succeed(_ status: Int = 200, fields: [(String, RESTJSON)]) {
+        respond(status: status, body: .object([("error", false), ("code", .int(status))] + fields))
+    }
+
+    /// Sends `{"error":true,"code":status,"errorMessage":...,"errorNum":...}`.
+    func fail(_ error: APIError) {
+        let body: RESTJSON = .object([
+            ("error", true), ("code", .int(error.status)),
+            ("errorMessage", .string(error.message)), ("errorNum", .int(error.errorNum)),
+        ])
+        logger.debug("request failed", ["requestId": requestId, "status": String(error.status), "errorNum": String(error.errorNum)])
+        respond(status: error.status, body: body)
+    }
+
+    /// Sends `body` as is, with the headers every REST response carries.
+    func respond(status: Int, body: RESTJSON, extraHeaders: [(String, String)] = []) {
+        responder.respond(HTTPResponse(status: status, headers: standardHeaders + extraHeaders, body: body.encoded))
+    }
+
+    /// Reports an unexpected failure as a 500 and logs it with the request id.
+    func failUnexpectedly(_ error: any Error) {
+        logger.error("request failed unexpectedly", ["requestId": requestId, "error": String(describing: error)])
+        fail(.internalError())
+    }
+
+    var standardHeaders: [(String, String)] {
+        [
+            ("content-type", "application/json"),
+            ("x-gdn-requestid", requestId),
+            ("x-gdn-region", region),
+            // Bearer tokens travel in a header, never in cookies, so any origin may call the API (browser examples do).
+            ("access-control-allow-origin", "*"),
+            ("access-control-expose-headers", "x-gdn-requestid, x-gdn-region"),
+        ]
+    }
+}
+
+/// A request path split into its optional `/_tenant/{t}` and `/_fabric/{f}` prefixes and the remaining segments.
+struct RESTPath: Equatable {
+    var tenant: String?
+    var fabric: String?
+    /// Percent-decoded segments after the prefixes, with a leading `_api` removed.
+    var segments: [String]
+
+    /// Collapses repeated slashes and ignores a trailing slash; decodes each segment after splitting, so `%2F` stays inside it.
+    init(_ rawPath: String) {
+        var segments = PathNormalization.collapseSlashes(rawPath)
+            .split(separator: "/", omittingEmptySubsequences: true)
+            .map { PercentDecoding.decode($0, plusAsSpace: false) }
+        if segments.count >= 2, segments[0] == "_tenant" {
+            tenant = segments[1]
+            segments.removeFirst(2)
+        }
+        if segments.count >= 2, segments[0] == "_fabric" {
+            fabric = segments[1]
+            segments.removeFirst(2)
+        }
+        if segments.first == "_api" { segments.removeFirst() }
+        self.segments = segments
+    }
+}
+
+/// Query parameter parsing with GDN's lenient forms.
+enum RESTQuery {
+    /// Parses `true`/`false` in any case and `1`/`0`; nil when the parameter is absent.
+    /// - Throws: `APIError.badParameter` for any other value.
+    static func bool(_ request: HTTPRequest, _ name: String) throws(APIError) -> Bool? {
+        guard let value = request.queryValue(name) else { return nil }
+        switch value.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw .badParameter("query parameter '\(name)' is '\(value)': use true, false, 1 or 0")
+        }
+    }
+
+    /// Parses a non-negative whole number from a path segment.
+    static func count(_ text: String, name: String) throws(APIError) -> Int {
+        guard let value = Int(text), value >= 0 else {
+            throw .badParameter("\(name) '\(text)' is invalid: use a whole number of 0 or more")
+        }
+        return value
+    }
+}
