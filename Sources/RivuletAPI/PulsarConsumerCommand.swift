@@ -10,10 +10,10 @@ enum PulsarConsumerCommand: Equatable {
     case unsubscribe
     case isEndOfTopic
     /// A frame that carries no usable command (the old SDKs' `"noop"` keep-alive, a missing messageId);
-    /// the text says why, for the debug log.
+    /// the text gives the reason for the debug log.
     case ignored(String)
 
-    /// Decodes a text frame; never fails, so a bad frame cannot close the socket.
+    /// Decodes a text frame. It returns `.ignored` instead of failing, so a bad frame cannot close the socket.
     static func decode(_ text: [UInt8]) -> PulsarConsumerCommand {
         var fields = CommandFields()
         do {

@@ -17,7 +17,7 @@ enum PulsarJSONScalar: Equatable {
     }
 }
 
-/// Why a frame is not valid JSON, with the byte offset where reading stopped.
+/// A JSON syntax error: the reason and the byte offset where reading stopped.
 struct PulsarJSONError: Error, Equatable {
     var message: String
     var offset: Int

@@ -31,7 +31,7 @@ extension PulsarPublishFrame {
     }
 }
 
-/// The members of a publish frame as read, before validation; validation waits for the whole frame so a
+/// The members of a publish frame as read, before validation. Validation waits for the whole frame, so a
 /// `send-error:7` can carry a context that comes after the payload.
 private struct RawFields {
     var payload: [UInt8]?
@@ -97,7 +97,7 @@ private struct RawFields {
         return .success(PulsarPublishFrame(request: request, context: context))
     }
 
-    /// A string member; numbers and booleans are taken as their text, null as absent, a container is an error.
+    /// Reads a string member. Numbers and booleans are taken as their text, null as absent, and a container is an error.
     static func stringField(_ scanner: inout PulsarJSONScanner, _ name: String) throws(PulsarJSONError) -> [UInt8]? {
         let start = scanner.index
         guard let scalar = try scanner.readScalarOrSkip() else {
@@ -106,7 +106,7 @@ private struct RawFields {
         return scalar.coercedText
     }
 
-    /// A long member: an integer, or a string holding one (Jackson coerces both); null is 0.
+    /// Reads a long member: an integer, or a string containing one, as Jackson coerces both. Null reads as 0.
     static func longField(_ scanner: inout PulsarJSONScanner, _ name: String) throws(PulsarJSONError) -> Int64 {
         let start = scanner.index
         let invalid = PulsarJSONError(message: "'\(name)' must be an integer number of milliseconds", offset: start)
@@ -127,7 +127,7 @@ private struct RawFields {
         }
     }
 
-    /// The `properties` object; values are coerced to strings and null values dropped.
+    /// Reads the `properties` object, coercing values to strings and dropping null values.
     static func readProperties(_ scanner: inout PulsarJSONScanner) throws(PulsarJSONError) -> [(String, String)] {
         let start = scanner.index
         guard scanner.atObjectStart() else {
@@ -176,7 +176,7 @@ enum PulsarProducerAck {
         return writer.finish()
     }
 
-    /// The ack for a rejected frame.
+    /// Builds the ack for a rejected frame.
     static func failure(_ error: PulsarPublishFrameError) -> [UInt8] {
         switch error {
         case .malformed(let message):

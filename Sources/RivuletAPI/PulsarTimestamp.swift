@@ -122,7 +122,7 @@ private struct DigitReader {
         return value
     }
 
-    /// One to nine fraction digits, returned as whole milliseconds.
+    /// Reads one to nine fraction digits and returns them as whole milliseconds.
     mutating func fractionMillis() -> Int64? {
         var millis: Int64 = 0
         var count = 0

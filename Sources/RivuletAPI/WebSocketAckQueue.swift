@@ -3,9 +3,9 @@ import Synchronization
 
 /// Sends producer acks in the order their frames arrived, whatever order the engine completes them in.
 ///
-/// Each frame takes a ticket on the connection's thread; completions fill tickets from any thread. Whoever
-/// finds no drain running sends every ack that is ready in ticket order, outside the lock, so a slow
-/// `sendText` never blocks a completion and two threads never send out of order.
+/// Each frame takes a ticket on the connection's thread, and completions fill tickets from any thread.
+/// The first thread to find no drain running sends every ack that is ready in ticket order, outside the lock.
+/// So a slow `sendText` never blocks a completion, and two threads never send out of order.
 final class WebSocketAckQueue: Sendable {
     private struct State {
         var connection: (any WebSocketConnection)?

@@ -4,7 +4,7 @@ import Synchronization
 
 /// One consumer socket: forwards deliveries to the client and the client's commands to the engine.
 ///
-/// It is the engine's delivery sink, so it exists before the consumer does; `attach(_:)` hands it the consumer
+/// It is the engine's delivery sink, so it exists before the consumer does. `attach(_:)` hands it the consumer
 /// once the engine has created it, before the upgrade. Frames that are not commands (the old SDKs' `"noop"`
 /// keep-alive, invalid ids) are logged at debug level and ignored, never a reason to close.
 final class WebSocketConsumerHandler: WebSocketHandler, DeliverySink {

@@ -7,8 +7,8 @@ import RivuletHTTP
 ///
 /// A handshake that cannot succeed is refused before the upgrade with an HTTP status and a GDN error body, so
 /// the producer, consumer or reader is opened on the engine first and the socket is accepted only after that
-/// worked. Order of checks: the path, then for consumers the query and then credentials; for producers and
-/// readers credentials first and then the query, as Pulsar does.
+/// worked. The path is checked first. Consumers then check the query before credentials, while producers and
+/// readers check credentials before the query, as Pulsar does.
 final class WebSocketGateway: Sendable {
     private let configuration: APIConfiguration
     private let engine: any StreamEngine
@@ -30,7 +30,7 @@ final class WebSocketGateway: Sendable {
         self.nowMillis = nowMillis
     }
 
-    /// Answers one request under `/_ws/`: a refusal, or an upgrade to a producer, consumer or reader socket.
+    /// Handles one request under `/_ws/` with a refusal or an upgrade to a producer, consumer or reader socket.
     /// Runs on the connection's event-loop thread.
     func handle(_ request: HTTPRequest, responder: any HTTPResponder) {
         var connectionLogger = logger.with(["connection": "\(request.connectionId)"])
@@ -137,7 +137,7 @@ final class WebSocketGateway: Sendable {
         ]
     }
 
-    /// The refusal response: `{"error":true,"code":N,"errorMessage":...,"errorNum":N}`.
+    /// Builds the refusal response, whose body is `{"error":true,"code":N,"errorMessage":...,"errorNum":N}`.
     static func refusal(_ error: APIError) -> HTTPResponse {
         var writer = PulsarJSONWriter()
         writer.addBool("error", true)

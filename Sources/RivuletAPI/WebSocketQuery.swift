@@ -1,10 +1,11 @@
 import RivuletCore
 import RivuletHTTP
 
-/// Producer settings from the handshake query. Only `producerName` changes what the engine does; the others
-/// are validated as Pulsar validates them, so a client with a bad value learns it at the handshake.
+/// Producer settings from the handshake query. Only `producerName` changes what the engine does.
+/// The others are validated as Pulsar validates them, so a client with a bad value learns it at the handshake.
 public struct ProducerSettings: Sendable, Equatable {
     public var producerName: String?
+    // NOTE: sendTimeoutMillis and maxPendingMessages are validated but not enforced; the engine bounds publishes.
     public var sendTimeoutMillis: Int = 30_000
     public var initialSequenceId: Int64 = -1
     public var batchingEnabled = false
@@ -44,7 +45,7 @@ public struct WebSocketQuery: Sendable {
         self.items = items
     }
 
-    /// The first value of `name`.
+    /// Returns the first value of `name`.
     public func value(_ name: String) -> String? {
         items.first { $0.name == name }?.value
     }
@@ -83,6 +84,7 @@ public struct WebSocketQuery: Sendable {
         if let size = try integer("receiverQueueSize", minimum: 0) {
             options.receiverQueueSize = min(size, maxReceiverQueueSize)
         }
+
         options.consumerName = nonEmpty("consumerName")
         options.priorityLevel = try integer("priorityLevel", minimum: 0) ?? options.priorityLevel
         if let millis = try integer("ackTimeoutMillis", minimum: 0), millis > 0 {
@@ -92,6 +94,7 @@ public struct WebSocketQuery: Sendable {
         if let millis = try integer("negativeAckRedeliveryDelay", minimum: 0) {
             options.negativeAckRedeliveryDelay = .milliseconds(millis)
         }
+
         if let count = try integer("maxRedeliverCount", minimum: 0) {
             guard count > 0 else { throw invalid("maxRedeliverCount must be greater than 0") }
             options.maxRedeliverCount = count
@@ -131,7 +134,7 @@ public struct WebSocketQuery: Sendable {
         return text
     }
 
-    /// A Java `int`: optional sign, decimal digits, within 32 bits.
+    /// Parses a Java `int`: an optional sign and decimal digits, within 32 bits.
     private func integer(_ name: String, minimum: Int) throws(APIError) -> Int? {
         guard let text = value(name) else { return nil }
         guard let number = Int32(text.hasPrefix("+") ? String(text.dropFirst()) : text) else {

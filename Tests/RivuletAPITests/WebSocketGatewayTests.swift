@@ -87,7 +87,7 @@ import Testing
         let response = try #require(responder.response)
         #expect(response.status == 401)
         #expect(responder.bodyText.hasPrefix(#"{"error":true,"code":401,"errorMessage":"#))
-        #expect(response.headers.contains { $0.0 == "Content-Type" && $0.1 == "application/json" })
+        #expect(response.headers.first { $0.0 == "Content-Type" }?.1 == "application/json")
         #expect(engine.opened.isEmpty)
     }
 
@@ -188,7 +188,8 @@ import Testing
         gateway.handle(Fixtures.request(Fixtures.producerPath + "?token=secret-token", headers: []), responder: RecordingResponder())
         #expect(sink.lines.count == 2)
         #expect(sink.lines.allSatisfy { !$0.contains("secret") })
-        #expect(sink.lines.allSatisfy { $0.contains("status=401") && $0.contains("connection=42") })
+        #expect(sink.lines.allSatisfy { $0.contains("status=401") })
+        #expect(sink.lines.allSatisfy { $0.contains("connection=42") })
     }
 
     // MARK: Deliveries before the socket opens

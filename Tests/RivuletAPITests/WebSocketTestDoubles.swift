@@ -24,7 +24,7 @@ final class RecordingConnection: WebSocketConnection {
     var closes: [(code: UInt16, reason: String)] { state.withLock { $0.closes.map { (code: $0.0, reason: $0.1) } } }
 }
 
-/// Records whether a request was answered or upgraded.
+/// Records whether a request got a response or an upgrade.
 final class RecordingResponder: HTTPResponder {
     private let state = Mutex<(responses: [HTTPResponse], handlers: [any WebSocketHandler])>(([], []))
 
