@@ -119,6 +119,7 @@ struct PulsarJSONScanner {
         var open: [UInt8] = []
         var expectingValue = true
         while true {
+            if !expectingValue && open.isEmpty { return }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unterminated value") }
             let byte = bytes[index]
@@ -140,7 +141,7 @@ struct PulsarJSONScanner {
                     expectingValue = false
                 }
             } else {
-                guard let closing = open.last else { return }
+                let closing = open[open.count - 1]
                 if byte == closing {
                     index += 1
                     open.removeLast()

@@ -120,7 +120,8 @@ final class WebSocketGateway: Sendable {
         } else if let token = query.value("token") {
             principal = auth.authenticate(authorization: token.lowercased().hasPrefix("bearer ") ? token : "bearer " + token)
         } else {
-            throw APIError.unauthorized()
+            throw APIError.unauthorized(
+                "credentials are missing: send 'Authorization: bearer <jwt>' or 'apikey <key>', or the query parameter otp")
         }
         guard let principal else {
             throw APIError.unauthorized("Failed to authenticate: the credentials are invalid or expired")
