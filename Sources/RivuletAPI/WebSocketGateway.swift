@@ -118,7 +118,7 @@ final class WebSocketGateway: Sendable {
         } else if let otp = query.value("otp") {
             principal = auth.redeemOneTimePassword(otp)
         } else if let token = query.value("token") {
-            principal = auth.authenticate(authorization: token.lowercased().hasPrefix("bearer ") ? token : "bearer " + token)
+            principal = auth.authenticate(authorization: WebSocketGateway.authorizationValue(token: token))
         } else {
             throw APIError.unauthorized(
                 "credentials are missing: send 'Authorization: bearer <jwt>' or 'apikey <key>', or the query parameter otp")
@@ -129,6 +129,14 @@ final class WebSocketGateway: Sendable {
         guard principal.tenant == tenant else {
             throw APIError.forbidden("Not authorized: tenant '\(principal.tenant)' cannot use streams of tenant '\(tenant)'")
         }
+    }
+
+    /// Turns a `token` query value into an `Authorization` value: a bare token is a bearer JWT, and a value
+    /// that already names its scheme (`Bearer ...`, `apikey ...`) is taken as it is.
+    static func authorizationValue(token: String) -> String {
+        let lowered = token.lowercased()
+        if lowered.hasPrefix("bearer ") || lowered.hasPrefix("apikey ") { return token }
+        return "bearer " + token
     }
 
     private func routeMetadata(_ route: WebSocketRoute) -> KeyValuePairs<String, String> {

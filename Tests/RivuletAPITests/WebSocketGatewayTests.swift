@@ -64,7 +64,7 @@ import Testing
         #expect(second.response?.status == 401)
     }
 
-    @Test(arguments: ["good-jwt", "Bearer%20good-jwt", "Bearer+good-jwt", "bearer%20good-jwt"])
+    @Test(arguments: ["good-jwt", "Bearer%20good-jwt", "Bearer+good-jwt", "bearer%20good-jwt", "apikey%20good-key"])
     func tokenQueryAccepted(_ token: String) {
         let auth = Fixtures.authenticator()
         let responder = RecordingResponder()
