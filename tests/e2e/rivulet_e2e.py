@@ -557,3 +557,41 @@ def render_seed(template_name: str, destination: Path, values: dict[str, str],
     assert "@RIVULET_" not in text, f"{template_name} still has an unfilled placeholder"
     destination.write_text(text)
     return destination
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# GDN envelope checks
+
+
+def assert_success(response: requests.Response) -> dict:
+    """Check the GDN success envelope and return the body."""
+    assert 200 <= response.status_code < 300, f"expected 2xx, got {response.status_code}: {response.text}"
+    assert response.headers.get("x-gdn-requestid"), "x-gdn-requestid header is missing"
+    body = response.json()
+    assert body.get("error") is False, body
+    assert body.get("code") == response.status_code, body
+    assert "errorNum" not in body, f"a success body must not contain errorNum: {body}"
+    return body
+
+
+def assert_error(response: requests.Response, status: int) -> dict:
+    """Check the GDN error envelope with HTTP `status` and return the body."""
+    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
+    assert response.headers.get("x-gdn-requestid"), "x-gdn-requestid header is missing"
+    body = response.json()
+    assert body.get("error") is True, body
+    assert body.get("code") == status, body
+    assert isinstance(body.get("errorNum"), int), body
+    assert isinstance(body.get("errorMessage"), str) and body["errorMessage"], body
+    return body
+
+
+def wait_for(condition, timeout: float = 10.0, interval: float = 0.1, message: str = "condition"):
+    """Poll `condition()` until it returns a truthy value; fail with its last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    value = condition()
+    while not value:
+        assert time.monotonic() < deadline, f"{message} not met within {timeout} s (last value: {value!r})"
+        time.sleep(interval)
+        value = condition()
+    return value
