@@ -278,7 +278,7 @@ class ServerFactory:
         advertise_url: str | None = None,
         extra_args: Iterable[str] = ("--region", "local", "--fsync", "always"),
     ) -> Server:
-        """Start `rivulet serve` and return once it answers HTTPS, or raise with its log."""
+        """Start `rivulet serve` and return once it serves HTTPS, or raise with its log."""
         binary = rivulet_binary()
         if not binary.is_file():
             raise RuntimeError(
@@ -336,7 +336,7 @@ class ServerFactory:
 
 
 def wait_until_ready(server: Server, timeout: float = READY_TIMEOUT_SECONDS) -> None:
-    """Poll until a TCP connect succeeds and GET /datacenter/local answers with any HTTP status."""
+    """Poll until a TCP connect succeeds and GET /datacenter/local returns any HTTP status."""
     deadline = time.monotonic() + timeout
     last_error = "no attempt yet"
     while time.monotonic() < deadline:

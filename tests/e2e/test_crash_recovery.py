@@ -22,8 +22,8 @@ from rivulet_e2e import (
 MESSAGE_COUNT = 10_000
 PUBLISH_WINDOW = 500
 ACKS_BEFORE_PAUSE = 4_000
-# Acks get no reply, so the test stops acking and waits this long before the kill; every ack sent before the
-# pause has then had time to reach the server.
+# Acks get no reply, so the test stops acking this long before the kill. Every ack sent before the pause has
+# then had time to reach the server.
 PAUSE_BEFORE_KILL_SECONDS = 0.3
 PHASE_TIMEOUT_SECONDS = 120
 

@@ -125,7 +125,7 @@ def test_publish_ack_and_backlog(rest):
     subscription = unique_name("backlog_sub")
     assert_success(rest.create_stream(name))
     for index in range(10):
-        # The body is the message, taken as raw bytes whatever the content type says.
+        # The body is the message, taken as raw bytes whatever the Content-Type header declares.
         assert_success(rest.publish(topic, f"message {index}"))
 
     consumer = ws_connect(rest.server, ws_url(rest.server, "consumer", name, subscription), token=rest.token)

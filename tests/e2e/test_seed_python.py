@@ -81,7 +81,7 @@ def test_seed_python_mistaken_consumer_url(server_factory, client_env, tmp_path)
 
 
 def test_mistaken_consumer_url_names_consumer_path(shared_server):
-    """The 400 before the upgrade tells the user which path to use instead."""
+    """The 400 before the upgrade names the consumer path to use instead."""
     rest = logged_in_client(shared_server)
     path = (
         f"/_ws/ws/v2/producer/persistent/{shared_server.tenant}/c8global._system/"

@@ -127,7 +127,7 @@ def test_consumer_delivers_key_and_properties(shared_server, rest):
     assert message["properties"] == {"kind": "test"}
 
 
-def test_exclusive_second_consumer_refused(shared_server, rest):
+def test_exclusive_second_consumer_rejected(shared_server, rest):
     name = unique_name("exclusive")
     subscription = unique_name("only_one")
     url = ws_url(shared_server, "consumer", name, subscription, query={"subscriptionType": "Exclusive"})
@@ -152,14 +152,14 @@ def test_otp_authenticates_once(shared_server, rest):
     assert handshake_status(shared_server, url) == 401
 
 
-def test_wrong_otp_refused(shared_server):
+def test_wrong_otp_rejected(shared_server):
     name = unique_name("wrong_otp")
     url = ws_url(shared_server, "producer", name, query={"otp": "not-an-otp"})
 
     assert handshake_status(shared_server, url) == 401
 
 
-def test_missing_credentials_refused(shared_server):
+def test_missing_credentials_rejected(shared_server):
     url = ws_url(shared_server, "consumer", unique_name("no_auth"), unique_name("sub"))
 
     assert handshake_status(shared_server, url) == 401
