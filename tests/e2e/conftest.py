@@ -11,6 +11,19 @@ import pytest
 from rivulet_e2e import RestClient, ServerFactory, TLSFiles, client_environment, logged_in_client, make_tls_files
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def call_failed(request) -> bool:
+    report = getattr(request.node, "report_call", None)
+    return report is None or report.failed
+
+
 @pytest.fixture(scope="session")
 def tls() -> TLSFiles:
     """A CA and a server certificate made for this session and removed after it."""
@@ -28,12 +41,18 @@ def client_env(tls: TLSFiles) -> dict[str, str]:
 
 
 @pytest.fixture
-def server_factory(tls: TLSFiles) -> ServerFactory:
-    """Starts servers for one test; every process is stopped and every directory removed afterwards."""
+def server_factory(request, tls: TLSFiles) -> ServerFactory:
+    """Starts servers for one test; every process is stopped and every directory removed afterwards.
+
+    When the test fails, the end of each server's log is printed in the teardown section of the report.
+    """
     factory = ServerFactory(tls)
     try:
         yield factory
     finally:
+        if call_failed(request):
+            for server in factory.servers:
+                print(f"--- rivulet log (port {server.port}, pid {server.pid}) ---\n{server.log_tail()}")
         factory.cleanup()
 
 
@@ -45,6 +64,19 @@ def shared_server(tls: TLSFiles):
         yield factory.start()
     finally:
         factory.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def shared_server_log_on_failure(request):
+    """Print what the shared server logged during a failed test that used it."""
+    if "shared_server" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("shared_server")
+    offset = server.log_size()
+    yield
+    if call_failed(request):
+        print(f"--- rivulet log during this test (port {server.port}) ---\n{server.log_since(offset)}")
 
 
 @pytest.fixture

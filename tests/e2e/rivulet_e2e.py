@@ -238,6 +238,22 @@ class Server:
             return "(no server log)"
         return text[-max_chars:]
 
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, offset: int, max_chars: int = 6000) -> str:
+        """Return what the server logged after byte `offset`, keeping the last `max_chars` characters."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                text = log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return "(no server log)"
+        return text[-max_chars:]
+
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int | None:
         """Send SIGTERM, wait up to `timeout` seconds, then SIGKILL. Return the exit status."""
         if self.process is None:
@@ -265,6 +281,10 @@ class ServerFactory:
         self.tls = tls
         self._servers: list[Server] = []
         self._directories: list[Path] = []
+
+    @property
+    def servers(self) -> list[Server]:
+        return list(self._servers)
 
     def new_data_dir(self) -> Path:
         directory = Path(tempfile.mkdtemp(prefix="rivulet-e2e-data-"))

@@ -9,9 +9,11 @@ WebSockets; those read REQUESTS_CA_BUNDLE and WEBSOCKET_CLIENT_CA_BUNDLE.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import socket
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +26,9 @@ c8_client = pytest.importorskip("c8.client", reason="pyC8 is not installed: pip 
 HOSTS_FILE = Path("/etc/hosts")
 HOSTS_LINE = "127.0.0.1 api-localhost  # added by the Rivulet e2e suite; removed when the test ends\n"
 PORT = 443
+# Tests in other pytest processes (pytest-xdist workers) take turns on port 443 and /etc/hosts through this lock.
+LOCK_FILE = Path("/tmp/rivulet-e2e-port443.lock")
+LOCK_TIMEOUT_SECONDS = 300
 
 
 def resolves_to_loopback(hostname: str) -> bool:
@@ -31,6 +36,25 @@ def resolves_to_loopback(hostname: str) -> bool:
         return socket.gethostbyname(hostname) == "127.0.0.1"
     except OSError:
         return False
+
+
+@contextmanager
+def port_443_lock():
+    """Hold an exclusive lock shared by every process of the suite, waiting at most LOCK_TIMEOUT_SECONDS."""
+    with open(LOCK_FILE, "a") as lock:
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"timed out after {LOCK_TIMEOUT_SECONDS} s waiting for {LOCK_FILE}")
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -52,9 +76,9 @@ def api_localhost_mapped():
 def pyc8_server(server_factory, monkeypatch):
     if os.geteuid() != 0:
         pytest.skip("pyC8 needs the server on port 443 and api-localhost in /etc/hosts, which needs root")
-    if not port_is_free(PORT):
-        pytest.skip(f"port {PORT} is in use; pyC8 can only connect to port 443")
-    with api_localhost_mapped():
+    with port_443_lock(), api_localhost_mapped():
+        if not port_is_free(PORT):
+            pytest.skip(f"port {PORT} is in use; pyC8 can only connect to port 443")
         if not resolves_to_loopback("api-localhost"):
             pytest.skip("api-localhost does not resolve to 127.0.0.1 even after editing /etc/hosts")
         server = server_factory.start(port=PORT, advertise_url="localhost")

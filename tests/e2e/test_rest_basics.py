@@ -31,6 +31,15 @@ def attach_and_close_consumer(rest: RestClient, name: str, subscription: str, lo
     close_quietly(consumer)
 
 
+def test_local_datacenter_advertises_url(shared_server):
+    """SDKs connect their WebSockets to `api-` + tags.url, so it must be the advertised host and port."""
+    rest = RestClient(shared_server)
+
+    body = rest.request("GET", "/datacenter/local").json()
+
+    assert body["tags"]["url"] == shared_server.advertise_url
+
+
 def test_login_returns_jwt_and_tenant(shared_server):
     rest = RestClient(shared_server)
 
