@@ -173,9 +173,9 @@ def test_stream_read_aliases(rest, prefix):
     name = unique_name("read_alias")
     topic = topic_name(name)
     assert_success(rest.create_stream(name))
-    assert_success(rest.publish(topic, "one"))
     base = prefix.format(tenant=rest.server.tenant)
 
+    assert_success(rest.request("POST", f"{base}/streams/{topic}/publish", data="one"))
     stats = assert_success(rest.request("GET", f"{base}/streams/{topic}/stats"))["result"]
     backlog = assert_success(rest.request("GET", f"{base}/streams/{topic}/backlog"))["result"]
     subscriptions = assert_success(rest.request("GET", f"{base}/streams/{topic}/subscriptions"))["result"]
@@ -183,6 +183,7 @@ def test_stream_read_aliases(rest, prefix):
 
     assert isinstance(stats, dict)
     assert isinstance(backlog, dict)
+    assert backlog["totalMessages"] == 1
     assert subscriptions == []
     assert topic in [record["topic"] for record in listed]
 
@@ -257,15 +258,20 @@ def test_unsubscribe_everywhere(rest, method, path_template):
 
 @pytest.mark.parametrize(
     "path_template",
-    ["/_fabric/_system/_api/streams/{topic}", "/_fabric/_system/streams/{topic}?force=true"],
-    ids=["api", "no-api-forced"],
+    [
+        "/_fabric/_system/_api/streams/{topic}",
+        "/_fabric/_system/streams/{topic}?force=true",
+        "/_tenant/{tenant}/_fabric/_system/_api/streams/{topic}",
+        "//_fabric/_system/_api//streams/{topic}",
+    ],
+    ids=["api", "no-api-forced", "tenant-prefix", "double-slashes"],
 )
 def test_delete_stream(rest, path_template):
     name = unique_name("stream_delete")
     topic = topic_name(name, local=True)
     assert_success(rest.create_stream(name, local=True))
 
-    assert_success(rest.request("DELETE", path_template.format(topic=topic)))
+    assert_success(rest.request("DELETE", path_template.format(topic=topic, tenant=rest.server.tenant)))
 
     assert topic not in [record["topic"] for record in streams_of(rest)]
     assert_error(rest.request("GET", rest.streams_path(f"/{topic}/stats")), 404)

@@ -165,6 +165,32 @@ def test_missing_credentials_rejected(shared_server):
     assert handshake_status(shared_server, url) == 401
 
 
+def test_websocket_path_with_double_slashes(shared_server, rest):
+    name = unique_name("double_slash")
+    url = ws_url(shared_server, "producer", name).replace("/_ws/ws/v2/", "//_ws/ws/v2//")
+
+    producer = ws_connect(shared_server, url, token=rest.token)
+    try:
+        ack = publish_frames(producer, ["slashes"])[0]
+    finally:
+        close_quietly(producer)
+
+    assert ack["result"] == "ok"
+
+
+def test_subscription_type_case_insensitive(shared_server, rest):
+    name = unique_name("lowercase_type")
+    subscription = unique_name("lower")
+    url = ws_url(shared_server, "consumer", name, subscription, query={"subscriptionType": "shared"})
+
+    first = ws_connect(shared_server, url, token=rest.token)
+    try:
+        # A second consumer is welcome only if the subscription really is Shared.
+        assert handshake_status(shared_server, url, token=rest.token) == 101
+    finally:
+        close_quietly(first)
+
+
 def test_reader_earliest(shared_server, rest):
     name = unique_name("reader_earliest")
     producer = ws_connect(shared_server, ws_url(shared_server, "producer", name), token=rest.token)
