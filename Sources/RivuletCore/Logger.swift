@@ -71,10 +71,16 @@ public struct Logger: Sendable {
         self.sink = sink
     }
 
-    /// Returns a copy of this logger whose lines also carry `extra`.
+    /// Returns a copy of this logger whose lines also carry `extra`; a `component` entry replaces the label.
     public func with(_ extra: KeyValuePairs<String, String>) -> Logger {
         var copy = self
-        for (key, value) in extra { copy.metadata.append((key, value)) }
+        for (key, value) in extra {
+            if key == "component" {
+                copy.label = value
+            } else {
+                copy.metadata.append((key, value))
+            }
+        }
         return copy
     }
 
