@@ -26,6 +26,8 @@ public final class Server: @unchecked Sendable {
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        try Server.checkReadable(configuration.tlsCertificatePath, option: "--tls-cert")
+        try Server.checkReadable(configuration.tlsPrivateKeyPath, option: "--tls-key")
         try Server.prepareDataDirectory(configuration.dataDirectory)
 
         var logOptions = LogOptions()
@@ -78,6 +80,15 @@ public final class Server: @unchecked Sendable {
 
     public var boundPort: Int { http.boundPort }
 
+    /// Fails before anything is written when a TLS file given on the command line cannot be read.
+    static func checkReadable(_ path: String?, option: String) throws {
+        guard let path else { return }
+        guard access(path, R_OK) == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw StartupError(description: "cannot read \(option) file '\(path)': \(reason)", exitCode: 2)
+        }
+    }
+
     static func prepareDataDirectory(_ path: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
@@ -89,7 +100,8 @@ public final class Server: @unchecked Sendable {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             } catch {
-                throw StartupError(description: "cannot create --data-dir '\(path)': \(error.localizedDescription)", exitCode: 2)
+                let reason = String(cString: strerror(errno))
+                throw StartupError(description: "cannot create --data-dir '\(path)': \(reason)", exitCode: 2)
             }
         }
         guard access(path, W_OK | X_OK) == 0 else {
