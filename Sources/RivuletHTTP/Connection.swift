@@ -30,6 +30,8 @@ final class Connection: @unchecked Sendable {
 
     /// Requests parsed ahead of their responses; more wait in the input queue.
     static let maxPipelinedRequests: UInt64 = 64
+    /// Reads of up to 64 KiB per connection per loop pass, so one fast sender cannot starve the others.
+    static let readBudget = 16
 
     let loop: EventLoop
     let fd: Int32
@@ -112,7 +114,9 @@ final class Connection: @unchecked Sendable {
     }
 
     private var canRead: Bool {
-        guard mode != .closed, !outputPaused, !peerClosedInput else { return false }
+        guard mode != .closed, !peerClosedInput else { return false }
+        if output.count > configuration.outboundHighWaterBytes { outputPaused = true }
+        guard !outputPaused else { return false }
         if mode == .http && (stopParsing || awaitingUpgrade || outstandingRequestCount >= Self.maxPipelinedRequests) {
             // Parsing is on hold: keep at most one head's worth of input so a pipelining client cannot grow it.
             return input.count < configuration.maxRequestHeadBytes
@@ -121,12 +125,19 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Reads until the socket would block (edge-triggered epoll reports readiness only once) or reading stops.
+    /// After `readBudget` reads the connection yields to the others and continues in the next loop pass.
     func readAvailable() {
+        var reads = 0
         while mode != .closed {
             guard canRead else {
                 readBlocked = true
                 return
             }
+            guard reads < Self.readBudget else {
+                loop.continueReadingNextPass(self)
+                return
+            }
+            reads += 1
             switch receive() {
             case .bytes(let count):
                 lastReadAt = loop.now

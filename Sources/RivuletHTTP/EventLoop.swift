@@ -48,6 +48,8 @@ final class EventLoop: @unchecked Sendable {
     /// Connections touched in this pass; each gets one flush and one deadline update at the end of the pass.
     private var touched: [Connection] = []
     private var dateCache = HTTPDateCache()
+    /// Connections that used up their read budget and still have input waiting in the kernel.
+    private var pendingReads: [Connection] = []
     private(set) var now: UInt64 = monotonicNanoseconds()
     private var shutdownDeadline: UInt64?
     var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -118,6 +120,7 @@ final class EventLoop: @unchecked Sendable {
             for slot in 0..<max(0, Int(count)) {
                 dispatch(events[slot])
             }
+            resumePendingReads()
             fireTimers()
             finishPass()
             if let deadline = shutdownDeadline {
@@ -137,6 +140,21 @@ final class EventLoop: @unchecked Sendable {
         case let id:
             guard let connection = connections[id] else { return }
             connection.handleEvents(event.events)
+            markTouched(connection)
+        }
+    }
+
+    /// Marks `connection` to read again in the next pass. Loop thread only.
+    func continueReadingNextPass(_ connection: Connection) {
+        pendingReads.append(connection)
+    }
+
+    private func resumePendingReads() {
+        guard !pendingReads.isEmpty else { return }
+        let batch = pendingReads
+        pendingReads = []
+        for connection in batch where !connection.isClosed {
+            connection.readAvailable()
             markTouched(connection)
         }
     }
@@ -267,7 +285,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func nextTimeoutMilliseconds() -> Int32 {
-        guard touched.isEmpty else { return 0 }
+        guard touched.isEmpty && pendingReads.isEmpty else { return 0 }
         var next = timers.peek()?.deadline
         if let deadline = shutdownDeadline { next = min(next ?? deadline, deadline) }
         guard let next else { return -1 }

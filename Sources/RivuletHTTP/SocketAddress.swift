@@ -26,7 +26,10 @@ enum SocketSupport {
             cursor = entry.pointee.ai_next
         }
         guard !addresses.isEmpty else { throw HTTPServerError("listen host '\(host)' resolved to no address") }
-        return addresses
+        // IPv4 first, so "localhost" listens where most clients connect even when the resolver lists ::1 first.
+        // NOTE: only the first address that binds is served; a name with both families gets one of them.
+        let isIPv4 = { (address: [UInt8]) in address.withUnsafeBytes { Int32($0.load(as: sockaddr.self).sa_family) == AF_INET } }
+        return addresses.filter(isIPv4) + addresses.filter { !isIPv4($0) }
     }
 
     /// A non-blocking listening socket on `address` with `SO_REUSEPORT`, so each loop can have its own.
