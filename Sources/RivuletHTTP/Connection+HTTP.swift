@@ -54,7 +54,7 @@ extension Connection {
             break
         case .valid(let key):
             info.webSocketKey = key
-            // Bytes after an upgrade request may already be WebSocket frames, so parsing waits for the answer.
+            // Bytes after an upgrade request may already be WebSocket frames, so parsing waits for the service's decision.
             awaitingUpgrade = true
         case .unsupportedVersion:
             requests[sequence] = info
@@ -75,8 +75,8 @@ extension Connection {
         loop.context.service.handle(request, responder: ConnectionResponder(connection: self, sequence: sequence))
     }
 
-    /// Records the answer to request `sequence` and writes every answer that is next in request order.
-    /// Loop thread only; answers for a connection that closed meanwhile are dropped.
+    /// Records the completion of request `sequence` and writes every completion that is next in request order.
+    /// Loop thread only. Completions for a connection that closed meanwhile are dropped.
     func complete(_ sequence: UInt64, _ completion: Completion) {
         guard mode == .http, requests[sequence] != nil, completions[sequence] == nil else { return }
         completions[sequence] = completion
@@ -131,7 +131,7 @@ extension Connection {
         }
     }
 
-    /// A small JSON error body in the shape of the API's error envelope.
+    /// Builds a small JSON error response in the shape of the API's error envelope.
     static func errorResponse(status: Int, message: String) -> HTTPResponse {
         var escaped = ""
         for scalar in message.unicodeScalars {

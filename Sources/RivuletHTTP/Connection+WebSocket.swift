@@ -138,8 +138,8 @@ extension Connection {
     }
 }
 
-/// Completes one request on its connection's loop; a second call is ignored, and a responder dropped without
-/// any call answers 500 so that later pipelined responses are not held back forever.
+/// Completes one request on its connection's loop. A second call is ignored. A responder released without any
+/// call sends 500, so later pipelined responses are not held back forever.
 final class ConnectionResponder: HTTPResponder {
     private let connection: Connection
     private let sequence: UInt64

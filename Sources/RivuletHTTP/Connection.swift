@@ -173,8 +173,8 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Routes new input to the current protocol. Re-entrant calls (a service answering inline, an upgrade)
-    /// only mark the input pending, and the outer call loops.
+    /// Routes new input to the current protocol. Re-entrant calls (from a service that responds inline, or an
+    /// upgrade) only mark the input pending, and the outer call loops.
     func processInput() {
         guard !isProcessingInput else {
             inputPending = true
@@ -249,7 +249,7 @@ final class Connection: @unchecked Sendable {
         readAvailable()
     }
 
-    /// Closes the socket at once and tells a WebSocket handler, if it was not told yet.
+    /// Closes the socket at once and calls `webSocketDidClose` unless the handler already got it.
     func closeNow(reason: String) {
         guard mode != .closed else { return }
         mode = .closed

@@ -69,7 +69,7 @@ final class EventLoop: @unchecked Sendable {
 
     var isShuttingDown: Bool { shutdownDeadline != nil }
 
-    /// The `Date` header value for now.
+    /// Returns the `Date` header value for the current second.
     func currentDate() -> String { dateCache.current() }
 
     /// True on this loop's own thread.
@@ -94,8 +94,8 @@ final class EventLoop: @unchecked Sendable {
         if isInLoop { work() } else { execute(work) }
     }
 
-    /// Stops accepting and asks every connection to finish; the loop exits once all are closed or the grace
-    /// time passed. Loop thread only.
+    /// Stops accepting and starts closing every connection. The loop exits once all are closed or the grace
+    /// time is over. Loop thread only.
     func beginShutdown() {
         guard shutdownDeadline == nil else { return }
         shutdownDeadline = now + context.configuration.closeHandshakeTimeout.nanoseconds + 1_000_000_000
@@ -262,7 +262,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: Deadlines
 
     /// Files the connection's current deadline. An earlier deadline gets a new heap entry; a later one reuses
-    /// the pending entry, which re-files itself when it fires early, so the heap holds about one entry per
+    /// the pending entry, which re-files itself when it fires early, so the heap keeps about one entry per
     /// connection.
     func schedule(_ connection: Connection) {
         connection.deadline = connection.computeDeadline()

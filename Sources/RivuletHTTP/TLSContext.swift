@@ -43,7 +43,7 @@ final class TLSContext: @unchecked Sendable {
         SSL_CTX_free(context)
     }
 
-    /// A new server-side session on `fd`, or nil when OpenSSL cannot allocate one.
+    /// Creates a server-side session on `fd`; nil when OpenSSL cannot allocate one.
     func makeSession(fd: Int32) -> OpaquePointer? {
         guard let session = SSL_new(context) else { return nil }
         guard SSL_set_fd(session, fd) == 1 else {
@@ -54,7 +54,7 @@ final class TLSContext: @unchecked Sendable {
         return session
     }
 
-    /// The calling thread's queued OpenSSL errors as one line, oldest first; clears the queue.
+    /// Returns the calling thread's queued OpenSSL errors as one line, oldest first, and clears the queue.
     static func drainErrors() -> String {
         var messages: [String] = []
         while case let code = ERR_get_error(), code != 0 {

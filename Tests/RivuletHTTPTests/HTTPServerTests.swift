@@ -34,8 +34,8 @@ final class EchoHandler: WebSocketHandler {
     }
 }
 
-/// Routes: `/slow` answers from another thread after a delay, `/echo` returns the body, `/ws` upgrades,
-/// `/drop` never answers, anything else returns the raw target.
+/// Routes: `/slow` responds from another thread after a delay, `/echo` returns the body, `/ws` upgrades,
+/// `/drop` never responds, and any other path returns the raw target.
 final class TestService: HTTPService {
     let handler = EchoHandler()
 
@@ -313,5 +313,79 @@ struct HTTPServerTests {
             #expect(try webSocket.readFrame() == .close(code: 1000, reason: []))
             #expect(eventually { service.handler.closeCodes.withLock { $0 } == [1000] })
         }
+    }
+
+    @Test func idleKeepAliveIsClosed() throws {
+        try withServer({ $0.keepAliveIdleTimeout = .milliseconds(200) }) { server, _ in
+            let client = try TestClient(port: server.boundPort)
+            try client.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.readResponse().text == "/one")
+            #expect(try client.readsEndOfStream())
+        }
+    }
+
+    @Test func webSocketPingsAndIdleClose() throws {
+        try withServer({
+            $0.webSocketPingInterval = .milliseconds(100)
+            $0.webSocketIdleTimeout = .milliseconds(400)
+        }) { server, service in
+            let client = try TestClient(port: server.boundPort)
+            #expect(try client.upgrade(path: "/ws").status == 101)
+            #expect(try client.readFrame() == .ping([]))
+            var closeCode: UInt16?
+            while let frame = try client.readFrame() {
+                if case .close(let code, _) = frame {
+                    closeCode = code
+                    break
+                }
+            }
+            #expect(closeCode == 1001)
+            try client.sendFrame(.close, [0x03, 0xE9])
+            #expect(eventually { service.handler.closeCodes.withLock { $0 } == [1001] })
+        }
+    }
+
+    @Test func connectionsAboveLimitAreClosed() throws {
+        try withServer({ $0.maxConnections = 1; $0.loopCount = 1 }) { server, _ in
+            let first = try TestClient(port: server.boundPort)
+            try first.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try first.readResponse().text == "/first")
+            let second = try TestClient(port: server.boundPort)
+            #expect(try second.readsEndOfStream())
+        }
+    }
+
+    @Test func nonReadingClientStopsServerReads() throws {
+        try withServer({ $0.outboundHighWaterBytes = 64 * 1024 }) { server, _ in
+            let client = try TestClient(port: server.boundPort, timeoutSeconds: 1)
+            #expect(try client.upgrade(path: "/ws").status == 101)
+            let payload = [UInt8](repeating: UInt8(ascii: "x"), count: 16 * 1024)
+            var sentBytes = 0
+            // Once the echo queue passes the high-water mark the server stops reading, so the client's writes
+            // block when the kernel buffers fill. Without backpressure all 256 MiB would go through.
+            do {
+                while sentBytes < 256 * 1024 * 1024 {
+                    try client.sendFrame(.text, payload)
+                    sentBytes += payload.count
+                }
+            } catch {}
+            #expect(sentBytes < 64 * 1024 * 1024)
+        }
+    }
+
+    @Test func listensOnIPv6Loopback() throws {
+        var configuration = HTTPServerConfiguration(host: "::1", port: 0, loopCount: 1)
+        configuration.maxConnections = 10
+        let server = try HTTPServer(configuration: configuration, service: TestService(),
+                                    logger: Logger(label: "test", level: .warning))
+        do {
+            try server.start()
+        } catch {
+            // Hosts without an IPv6 loopback cannot run this check.
+            #expect("\(error)".contains("[::1]:0"))
+            return
+        }
+        defer { server.shutdown() }
+        #expect(server.boundPort > 0)
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 @testable import RivuletHTTP
 
-/// A blocking loopback client for integration tests; every read and write times out after a few seconds so
-/// that a broken server fails the test instead of hanging it.
+/// A blocking loopback client for integration tests. Every read and write times out after a few seconds, so a
+/// broken server fails the test instead of hanging it.
 final class TestClient {
     struct Response {
         var status: Int

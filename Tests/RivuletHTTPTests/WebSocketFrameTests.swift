@@ -114,7 +114,8 @@ struct WebSocketFrameTests {
     @Test func closePayloadTruncatesReasonAtCharacterBoundary() {
         let payload = WebSocketFrameEncoder.closePayload(code: 1001, reason: String(repeating: "é", count: 100))
         #expect(payload.count == 2 + 122)
-        #expect(payload[0] == 0x03 && payload[1] == 0xE9)
+        #expect(payload[0] == 0x03)
+        #expect(payload[1] == 0xE9)
         #expect(UTF8Validation.isValid(payload[2...]))
     }
 
