@@ -114,7 +114,10 @@ extension Connection {
     }
 
     private func writeResponse(_ response: HTTPResponse, info: RequestInfo, isLast: Bool) {
-        let closing = !info.keepAlive || (isLast && (peerClosedInput || loop.isShuttingDown))
+        let serviceCloses = response.headers.contains { name, value in
+            name.lowercased() == "connection" && value.lowercased().contains("close")
+        }
+        let closing = !info.keepAlive || serviceCloses || (isLast && (peerClosedInput || loop.isShuttingDown))
         HTTPResponseEncoder.append(
             response, keepAlive: !closing, isHead: info.isHead, date: loop.currentDate(), to: &output)
         if info.webSocketKey != nil {
@@ -124,7 +127,7 @@ extension Connection {
         if closing {
             stopParsing = true
             closeAfterFlush = true
-            closeReason = info.keepAlive ? "closed after last response" : "request asked to close"
+            closeReason = info.keepAlive ? "closed after last response" : "request sent Connection: close"
             completions = [:]
             requests = [:]
             nextRequestSequence = nextResponseSequence

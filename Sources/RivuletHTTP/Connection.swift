@@ -237,6 +237,10 @@ final class Connection: @unchecked Sendable {
     /// Shuts the write side after the last response or close frame and waits briefly for the peer's EOF, so
     /// unread input does not turn the close into a reset that could destroy the response in flight.
     private func startDrain() {
+        if peerClosedInput {
+            closeNow(reason: closeReason ?? "peer closed")
+            return
+        }
         mode = .draining
         drainStartedAt = loop.now
         input.consume(input.count)

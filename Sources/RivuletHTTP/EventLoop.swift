@@ -52,6 +52,9 @@ final class EventLoop: @unchecked Sendable {
     private var pendingReads: [Connection] = []
     private(set) var now: UInt64 = monotonicNanoseconds()
     private var shutdownDeadline: UInt64?
+    /// Set while accepting is paused because the process ran out of file descriptors.
+    private var acceptPausedUntil: UInt64?
+    private var lastAcceptWarningAt: UInt64?
     var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(context: ServerContext, index: Int, listenFD: Int32) throws(HTTPServerError) {
@@ -122,6 +125,7 @@ final class EventLoop: @unchecked Sendable {
             }
             resumePendingReads()
             fireTimers()
+            resumeAcceptingIfDue()
             finishPass()
             if let deadline = shutdownDeadline {
                 if connections.isEmpty { break }
@@ -207,8 +211,10 @@ final class EventLoop: @unchecked Sendable {
                 switch errno {
                 case EAGAIN, EWOULDBLOCK: return
                 case EINTR, ECONNABORTED: continue
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    pauseAccepting(error: SocketSupport.lastErrorText())
+                    return
                 default:
-                    // EMFILE and similar: the pending connection stays queued until a later readiness event.
                     context.logger.warning("accept failed", ["loop": "\(index)", "error": SocketSupport.lastErrorText()])
                     return
                 }
@@ -244,6 +250,28 @@ final class EventLoop: @unchecked Sendable {
         connections[connection.id] = connection
         register(fd, tag: connection.id, events: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue)
         markTouched(connection)
+    }
+
+    /// Takes the level-triggered listener out of epoll for 100 ms, so a full descriptor table does not spin the
+    /// loop; pending connections wait in the kernel backlog meanwhile.
+    private func pauseAccepting(error: String) {
+        guard acceptPausedUntil == nil, listenFD >= 0 else { return }
+        epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
+        acceptPausedUntil = now + 100_000_000
+        if lastAcceptWarningAt.map({ now - $0 > 10_000_000_000 }) ?? true {
+            lastAcceptWarningAt = now
+            context.logger.warning("accept paused", [
+                "loop": "\(index)", "error": error, "connections": "\(connections.count)",
+            ])
+        }
+    }
+
+    private func resumeAcceptingIfDue() {
+        guard let until = acceptPausedUntil, now >= until else { return }
+        acceptPausedUntil = nil
+        guard listenFD >= 0 else { return }
+        register(listenFD, tag: Self.listenerTag, events: EPOLLIN.rawValue)
+        acceptConnections()
     }
 
     /// Forgets a closed connection. Loop thread only.
@@ -287,7 +315,9 @@ final class EventLoop: @unchecked Sendable {
     private func nextTimeoutMilliseconds() -> Int32 {
         guard touched.isEmpty && pendingReads.isEmpty else { return 0 }
         var next = timers.peek()?.deadline
-        if let deadline = shutdownDeadline { next = min(next ?? deadline, deadline) }
+        for deadline in [shutdownDeadline, acceptPausedUntil].compactMap({ $0 }) {
+            next = min(next ?? deadline, deadline)
+        }
         guard let next else { return -1 }
         let current = monotonicNanoseconds()
         guard next > current else { return 0 }
@@ -298,7 +328,10 @@ final class EventLoop: @unchecked Sendable {
 
     private func closeListener() {
         guard listenFD >= 0 else { return }
-        epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
+        if acceptPausedUntil == nil {
+            epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
+        }
+        acceptPausedUntil = nil
         close(listenFD)
         listenFD = -1
     }

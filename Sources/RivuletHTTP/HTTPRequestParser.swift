@@ -169,7 +169,8 @@ struct HTTPRequestParser {
 
     private mutating func startBody(for parsed: HTTPRequestHead) throws(HTTPParseError) {
         let headers = parsed.headers
-        let transferEncoding = headers["Transfer-Encoding"]
+        let codings = headers.filter { $0.name.lowercased() == "transfer-encoding" }.map(\.value)
+        let transferEncoding = codings.isEmpty ? nil : codings.joined(separator: ",")
         let contentLength = try Self.contentLength(headers)
         head = parsed
         body = []

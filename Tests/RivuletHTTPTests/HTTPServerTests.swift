@@ -388,4 +388,16 @@ struct HTTPServerTests {
         defer { server.shutdown() }
         #expect(server.boundPort > 0)
     }
+
+    @Test func halfClosedClientStillGetsResponse() throws {
+        try withServer { server, _ in
+            let client = try TestClient(port: server.boundPort)
+            try client.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            shutdown(client.fd, Int32(SHUT_WR))
+            let response = try client.readResponse()
+            #expect(response.text == "slow")
+            #expect(response.header("Connection") == "close")
+            #expect(try client.readsEndOfStream())
+        }
+    }
 }
