@@ -18,7 +18,7 @@ final class TLSContext: @unchecked Sendable {
         }
         self.context = context
         _ = rivulet_ssl_ctx_set_min_tls12(context)
-        _ = rivulet_ssl_ctx_disable_compression_and_renegotiation(context)
+        _ = rivulet_ssl_ctx_set_server_options(context)
         // Partial writes and a movable buffer let one SSL_write take the whole output queue and retry from
         // wherever the queue's storage is after it grew.
         let mode = SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS
