@@ -37,7 +37,7 @@ extension Connection {
         decoder = WebSocketFrameDecoder(maxMessageBytes: configuration.maxWebSocketMessageBytes, requireMasked: true)
         self.handler = handler
         lastFrameAt = loop.now
-        nextPingAt = configuration.webSocketPingInterval.map { loop.now &+ $0.nanoseconds }
+        nextPingAt = configuration.webSocketPingInterval.map { loop.now.addingSaturated($0.nanoseconds) }
         loop.markTouched(self)
         handler.webSocketDidOpen(self)
         if !input.isEmpty { processInput() }
@@ -109,18 +109,18 @@ extension Connection {
 
     func handleWebSocketDeadline(now: UInt64) {
         if let sentAt = closeSentAt {
-            if now >= sentAt &+ configuration.closeHandshakeTimeout.nanoseconds {
+            if now >= sentAt.addingSaturated(configuration.closeHandshakeTimeout.nanoseconds) {
                 closeNow(reason: "close handshake timed out")
             }
             return
         }
-        if now >= lastFrameAt &+ configuration.webSocketIdleTimeout.nanoseconds {
+        if now >= lastFrameAt.addingSaturated(configuration.webSocketIdleTimeout.nanoseconds) {
             startClose(code: WebSocketCloseCode.goingAway, reason: "idle timeout")
             return
         }
         if let pingAt = nextPingAt, now >= pingAt, let interval = configuration.webSocketPingInterval {
             queueFrame(.ping, [])
-            nextPingAt = now &+ interval.nanoseconds
+            nextPingAt = now.addingSaturated(interval.nanoseconds)
         }
     }
 

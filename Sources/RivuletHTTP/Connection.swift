@@ -302,16 +302,16 @@ final class Connection: @unchecked Sendable {
         case .http:
             if outstandingRequestCount > 0 { return nil }
             let headerTimeout = configuration.headerReadTimeout.nanoseconds
-            if parser.isReadingBody { return lastReadAt &+ headerTimeout }
-            if let started = requestStartedAt { return started &+ headerTimeout }
-            if nextRequestSequence == 0 { return acceptedAt &+ headerTimeout }
-            return lastActivityAt &+ configuration.keepAliveIdleTimeout.nanoseconds
+            if parser.isReadingBody { return lastReadAt.addingSaturated(headerTimeout) }
+            if let started = requestStartedAt { return started.addingSaturated(headerTimeout) }
+            if nextRequestSequence == 0 { return acceptedAt.addingSaturated(headerTimeout) }
+            return lastActivityAt.addingSaturated(configuration.keepAliveIdleTimeout.nanoseconds)
         case .webSocket:
-            if let sentAt = closeSentAt { return sentAt &+ configuration.closeHandshakeTimeout.nanoseconds }
-            let idle = lastFrameAt &+ configuration.webSocketIdleTimeout.nanoseconds
+            if let sentAt = closeSentAt { return sentAt.addingSaturated(configuration.closeHandshakeTimeout.nanoseconds) }
+            let idle = lastFrameAt.addingSaturated(configuration.webSocketIdleTimeout.nanoseconds)
             return min(idle, nextPingAt ?? idle)
         case .draining:
-            return drainStartedAt &+ configuration.closeHandshakeTimeout.nanoseconds
+            return drainStartedAt.addingSaturated(configuration.closeHandshakeTimeout.nanoseconds)
         case .closed:
             return nil
         }

@@ -101,7 +101,8 @@ final class EventLoop: @unchecked Sendable {
     /// time is over. Loop thread only.
     func beginShutdown() {
         guard shutdownDeadline == nil else { return }
-        shutdownDeadline = now + context.configuration.closeHandshakeTimeout.nanoseconds + 1_000_000_000
+        shutdownDeadline = now.addingSaturated(context.configuration.closeHandshakeTimeout.nanoseconds)
+            .addingSaturated(1_000_000_000)
         closeListener()
         for connection in Array(connections.values) {
             connection.beginShutdown()

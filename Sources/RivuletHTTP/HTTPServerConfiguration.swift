@@ -93,6 +93,14 @@ extension Duration {
         guard seconds >= 0 else { return 0 }
         let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return .max }
-        return whole &+ UInt64(attoseconds / 1_000_000_000)
+        return whole.addingSaturated(UInt64(attoseconds / 1_000_000_000))
+    }
+}
+
+extension UInt64 {
+    /// The sum, or `UInt64.max` when it overflows, so a huge timeout means "never" instead of wrapping to now.
+    func addingSaturated(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }
