@@ -108,6 +108,8 @@ struct WebSocketFrameDecoder {
         _ opcode: WebSocketOpcode, _ payload: [UInt8]
     ) throws(WebSocketProtocolError) -> WebSocketEvent {
         guard opcode == .text else { return .binary(payload) }
+        // NOTE: a fragmented text message is validated once complete, not fragment by fragment, so invalid
+        // UTF-8 in an early fragment is reported only after the last one arrives.
         guard UTF8Validation.isValid(payload) else {
             throw WebSocketProtocolError(closeCode: WebSocketCloseCode.invalidPayload, reason: "text message is not valid UTF-8")
         }

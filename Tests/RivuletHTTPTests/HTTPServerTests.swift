@@ -38,10 +38,13 @@ final class EchoHandler: WebSocketHandler {
 /// `/drop` never responds, and any other path returns the raw target.
 final class TestService: HTTPService {
     let handler = EchoHandler()
+    /// Signaled each time a `/slow` request reaches the service.
+    let slowRequestReceived = DispatchSemaphore(value: 0)
 
     func handle(_ request: HTTPRequest, responder: any HTTPResponder) {
         switch request.path {
         case "/slow":
+            slowRequestReceived.signal()
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) {
                 responder.respond(HTTPResponse(status: 200, body: Array("slow".utf8)))
             }
@@ -399,5 +402,27 @@ struct HTTPServerTests {
             #expect(response.header("Connection") == "close")
             #expect(try client.readsEndOfStream())
         }
+    }
+
+    @Test func shutdownFinishesInFlightResponse() throws {
+        let service = TestService()
+        let configuration = HTTPServerConfiguration(port: 0, loopCount: 1, closeHandshakeTimeout: .milliseconds(300))
+        let server = try HTTPServer(configuration: configuration, service: service,
+                                    logger: Logger(label: "test", level: .warning))
+        try server.start()
+        let client = try TestClient(port: server.boundPort)
+        try client.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(service.slowRequestReceived.wait(timeout: .now() + 5) == .success)
+        let stopped = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            server.shutdown()
+            stopped.signal()
+        }
+        let response = try client.readResponse()
+        #expect(response.text == "slow")
+        #expect(response.header("Connection") == "close")
+        #expect(try client.readsEndOfStream())
+        #expect(stopped.wait(timeout: .now() + 10) == .success)
+        #expect(throws: HTTPServerError.self) { try server.start() }
     }
 }
