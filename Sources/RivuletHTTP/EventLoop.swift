@@ -254,7 +254,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Takes the level-triggered listener out of epoll for 100 ms, so a full descriptor table does not spin the
-    /// loop; pending connections wait in the kernel backlog meanwhile.
+    /// loop. Pending connections wait in the kernel backlog meanwhile.
     private func pauseAccepting(error: String) {
         guard acceptPausedUntil == nil, listenFD >= 0 else { return }
         epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
