@@ -35,7 +35,7 @@ final class EchoHandler: WebSocketHandler {
 }
 
 /// Routes: `/slow` responds from another thread after a delay, `/echo` returns the body, `/ws` upgrades,
-/// `/drop` never responds, and any other path returns the raw target.
+/// `/drop` never responds, `/remote` returns the peer address, and any other path returns the raw target.
 final class TestService: HTTPService {
     let handler = EchoHandler()
     /// Signaled each time a `/slow` request reaches the service.
@@ -58,6 +58,8 @@ final class TestService: HTTPService {
             }
         case "/drop":
             break
+        case "/remote":
+            responder.respond(HTTPResponse(status: 200, body: Array(request.remoteAddress.utf8)))
         default:
             responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: Array(request.target.utf8)))
         }
@@ -389,7 +391,9 @@ struct HTTPServerTests {
             return
         }
         defer { server.shutdown() }
-        #expect(server.boundPort > 0)
+        let client = try TestClient(port: server.boundPort, ipv6: true)
+        try client.send("GET /remote HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try client.readResponse().text.hasPrefix("[::1]:"))
     }
 
     @Test func halfClosedClientStillGetsResponse() throws {
