@@ -429,4 +429,28 @@ struct HTTPServerTests {
         #expect(stopped.wait(timeout: .now() + 10) == .success)
         #expect(throws: HTTPServerError.self) { try server.start() }
     }
+
+    @Test func requestSentByteAtATime() throws {
+        try withServer { server, _ in
+            let client = try TestClient(port: server.boundPort)
+            for byte in "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".utf8 {
+                try client.send([byte])
+            }
+            #expect(try client.readResponse().text == "abc")
+        }
+    }
+
+    @Test func webSocketOversizeMessageGets1009() throws {
+        try withServer({ $0.maxWebSocketMessageBytes = 1000 }) { server, service in
+            let client = try TestClient(port: server.boundPort)
+            #expect(try client.upgrade(path: "/ws").status == 101)
+            try client.sendFrame(.binary, [UInt8](repeating: 1, count: 1001))
+            guard case .close(let code, _) = try client.readFrame() else {
+                Issue.record("expected a close frame")
+                return
+            }
+            #expect(code == 1009)
+            #expect(eventually { service.handler.closeCodes.withLock { $0 } == [-1] })
+        }
+    }
 }
