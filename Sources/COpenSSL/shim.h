@@ -22,8 +22,11 @@ static inline long rivulet_ssl_ctx_set_options(SSL_CTX *context, long options) {
 }
 
 // SSL_OP_* values are built with the function-like SSL_OP_BIT macro, so Swift cannot see them.
-static inline long rivulet_ssl_ctx_disable_compression_and_renegotiation(SSL_CTX *context) {
-    return (long)SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+// A server context drops compression and renegotiation, and reads a peer's EOF without close_notify as a plain
+// end of stream (HTTP and WebSocket frame their own messages, so truncation is detected above TLS).
+static inline long rivulet_ssl_ctx_set_server_options(SSL_CTX *context) {
+    return (long)SSL_CTX_set_options(
+        context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
 #endif

@@ -54,7 +54,7 @@ extension Connection {
             break
         case .valid(let key):
             info.webSocketKey = key
-            // Bytes after an upgrade request may already be WebSocket frames, so parsing waits for the answer.
+            // Bytes after an upgrade request may already be WebSocket frames, so parsing waits for the service's decision.
             awaitingUpgrade = true
         case .unsupportedVersion:
             requests[sequence] = info
@@ -75,8 +75,8 @@ extension Connection {
         loop.context.service.handle(request, responder: ConnectionResponder(connection: self, sequence: sequence))
     }
 
-    /// Records the answer to request `sequence` and writes every answer that is next in request order.
-    /// Loop thread only; answers for a connection that closed meanwhile are dropped.
+    /// Records the completion of request `sequence` and writes every completion that is next in request order.
+    /// Loop thread only. Completions for a connection that closed meanwhile are dropped.
     func complete(_ sequence: UInt64, _ completion: Completion) {
         guard mode == .http, requests[sequence] != nil, completions[sequence] == nil else { return }
         completions[sequence] = completion
@@ -114,7 +114,10 @@ extension Connection {
     }
 
     private func writeResponse(_ response: HTTPResponse, info: RequestInfo, isLast: Bool) {
-        let closing = !info.keepAlive || (isLast && (peerClosedInput || loop.isShuttingDown))
+        let serviceCloses = response.headers.contains { name, value in
+            name.lowercased() == "connection" && value.lowercased().contains("close")
+        }
+        let closing = !info.keepAlive || serviceCloses || (isLast && (peerClosedInput || loop.isShuttingDown))
         HTTPResponseEncoder.append(
             response, keepAlive: !closing, isHead: info.isHead, date: loop.currentDate(), to: &output)
         if info.webSocketKey != nil {
@@ -124,14 +127,14 @@ extension Connection {
         if closing {
             stopParsing = true
             closeAfterFlush = true
-            closeReason = info.keepAlive ? "closed after last response" : "request asked to close"
+            closeReason = info.keepAlive ? "closed after last response" : "request sent Connection: close"
             completions = [:]
             requests = [:]
             nextRequestSequence = nextResponseSequence
         }
     }
 
-    /// A small JSON error body in the shape of the API's error envelope.
+    /// Builds a small JSON error response in the shape of the API's error envelope.
     static func errorResponse(status: Int, message: String) -> HTTPResponse {
         var escaped = ""
         for scalar in message.unicodeScalars {

@@ -11,7 +11,7 @@ enum SocketResult {
 }
 
 extension Connection {
-    /// One read into the loop's buffer, through TLS when the connection has a session.
+    /// Reads once into the loop's buffer, through TLS when the connection has a session.
     func receive() -> SocketResult {
         if let session = tlsSession, mode != .draining {
             return receiveTLS(session)
@@ -28,7 +28,7 @@ extension Connection {
         }
     }
 
-    /// One write from the front of the output queue.
+    /// Writes once from the front of the output queue.
     func send() -> SocketResult {
         if let session = tlsSession {
             return sendTLS(session)

@@ -37,7 +37,7 @@ extension Connection {
         decoder = WebSocketFrameDecoder(maxMessageBytes: configuration.maxWebSocketMessageBytes, requireMasked: true)
         self.handler = handler
         lastFrameAt = loop.now
-        nextPingAt = configuration.webSocketPingInterval.map { loop.now &+ $0.nanoseconds }
+        nextPingAt = configuration.webSocketPingInterval.map { loop.now.addingSaturated($0.nanoseconds) }
         loop.markTouched(self)
         handler.webSocketDidOpen(self)
         if !input.isEmpty { processInput() }
@@ -109,18 +109,18 @@ extension Connection {
 
     func handleWebSocketDeadline(now: UInt64) {
         if let sentAt = closeSentAt {
-            if now >= sentAt &+ configuration.closeHandshakeTimeout.nanoseconds {
+            if now >= sentAt.addingSaturated(configuration.closeHandshakeTimeout.nanoseconds) {
                 closeNow(reason: "close handshake timed out")
             }
             return
         }
-        if now >= lastFrameAt &+ configuration.webSocketIdleTimeout.nanoseconds {
+        if now >= lastFrameAt.addingSaturated(configuration.webSocketIdleTimeout.nanoseconds) {
             startClose(code: WebSocketCloseCode.goingAway, reason: "idle timeout")
             return
         }
         if let pingAt = nextPingAt, now >= pingAt, let interval = configuration.webSocketPingInterval {
             queueFrame(.ping, [])
-            nextPingAt = now &+ interval.nanoseconds
+            nextPingAt = now.addingSaturated(interval.nanoseconds)
         }
     }
 
@@ -138,8 +138,8 @@ extension Connection {
     }
 }
 
-/// Completes one request on its connection's loop; a second call is ignored, and a responder dropped without
-/// any call answers 500 so that later pipelined responses are not held back forever.
+/// Completes one request on its connection's loop. A second call is ignored. A responder released without any
+/// call sends 500, so later pipelined responses are not held back forever.
 final class ConnectionResponder: HTTPResponder {
     private let connection: Connection
     private let sequence: UInt64

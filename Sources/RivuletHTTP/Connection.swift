@@ -30,6 +30,8 @@ final class Connection: @unchecked Sendable {
 
     /// Requests parsed ahead of their responses; more wait in the input queue.
     static let maxPipelinedRequests: UInt64 = 64
+    /// Reads of up to 64 KiB per connection per loop pass, so one fast sender cannot starve the others.
+    static let readBudget = 16
 
     let loop: EventLoop
     let fd: Int32
@@ -112,7 +114,9 @@ final class Connection: @unchecked Sendable {
     }
 
     private var canRead: Bool {
-        guard mode != .closed, !outputPaused, !peerClosedInput else { return false }
+        guard mode != .closed, !peerClosedInput else { return false }
+        if output.count > configuration.outboundHighWaterBytes { outputPaused = true }
+        guard !outputPaused else { return false }
         if mode == .http && (stopParsing || awaitingUpgrade || outstandingRequestCount >= Self.maxPipelinedRequests) {
             // Parsing is on hold: keep at most one head's worth of input so a pipelining client cannot grow it.
             return input.count < configuration.maxRequestHeadBytes
@@ -121,12 +125,19 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Reads until the socket would block (edge-triggered epoll reports readiness only once) or reading stops.
+    /// After `readBudget` reads the connection yields to the others and continues in the next loop pass.
     func readAvailable() {
+        var reads = 0
         while mode != .closed {
             guard canRead else {
                 readBlocked = true
                 return
             }
+            guard reads < Self.readBudget else {
+                loop.continueReadingNextPass(self)
+                return
+            }
+            reads += 1
             switch receive() {
             case .bytes(let count):
                 lastReadAt = loop.now
@@ -162,8 +173,8 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Routes new input to the current protocol. Re-entrant calls (a service answering inline, an upgrade)
-    /// only mark the input pending, and the outer call loops.
+    /// Routes new input to the current protocol. Re-entrant calls (from a service that responds inline, or an
+    /// upgrade) only mark the input pending, and the outer call loops.
     func processInput() {
         guard !isProcessingInput else {
             inputPending = true
@@ -226,6 +237,10 @@ final class Connection: @unchecked Sendable {
     /// Shuts the write side after the last response or close frame and waits briefly for the peer's EOF, so
     /// unread input does not turn the close into a reset that could destroy the response in flight.
     private func startDrain() {
+        if peerClosedInput {
+            closeNow(reason: closeReason ?? "peer closed")
+            return
+        }
         mode = .draining
         drainStartedAt = loop.now
         input.consume(input.count)
@@ -238,7 +253,7 @@ final class Connection: @unchecked Sendable {
         readAvailable()
     }
 
-    /// Closes the socket at once and tells a WebSocket handler, if it was not told yet.
+    /// Closes the socket at once and calls `webSocketDidClose` unless the handler already got it.
     func closeNow(reason: String) {
         guard mode != .closed else { return }
         mode = .closed
@@ -287,16 +302,16 @@ final class Connection: @unchecked Sendable {
         case .http:
             if outstandingRequestCount > 0 { return nil }
             let headerTimeout = configuration.headerReadTimeout.nanoseconds
-            if parser.isReadingBody { return lastReadAt &+ headerTimeout }
-            if let started = requestStartedAt { return started &+ headerTimeout }
-            if nextRequestSequence == 0 { return acceptedAt &+ headerTimeout }
-            return lastActivityAt &+ configuration.keepAliveIdleTimeout.nanoseconds
+            if parser.isReadingBody { return lastReadAt.addingSaturated(headerTimeout) }
+            if let started = requestStartedAt { return started.addingSaturated(headerTimeout) }
+            if nextRequestSequence == 0 { return acceptedAt.addingSaturated(headerTimeout) }
+            return lastActivityAt.addingSaturated(configuration.keepAliveIdleTimeout.nanoseconds)
         case .webSocket:
-            if let sentAt = closeSentAt { return sentAt &+ configuration.closeHandshakeTimeout.nanoseconds }
-            let idle = lastFrameAt &+ configuration.webSocketIdleTimeout.nanoseconds
+            if let sentAt = closeSentAt { return sentAt.addingSaturated(configuration.closeHandshakeTimeout.nanoseconds) }
+            let idle = lastFrameAt.addingSaturated(configuration.webSocketIdleTimeout.nanoseconds)
             return min(idle, nextPingAt ?? idle)
         case .draining:
-            return drainStartedAt &+ configuration.closeHandshakeTimeout.nanoseconds
+            return drainStartedAt.addingSaturated(configuration.closeHandshakeTimeout.nanoseconds)
         case .closed:
             return nil
         }

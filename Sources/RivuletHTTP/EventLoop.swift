@@ -48,8 +48,13 @@ final class EventLoop: @unchecked Sendable {
     /// Connections touched in this pass; each gets one flush and one deadline update at the end of the pass.
     private var touched: [Connection] = []
     private var dateCache = HTTPDateCache()
+    /// Connections that used up their read budget and still have input waiting in the kernel.
+    private var pendingReads: [Connection] = []
     private(set) var now: UInt64 = monotonicNanoseconds()
     private var shutdownDeadline: UInt64?
+    /// Set while accepting is paused because the process ran out of file descriptors.
+    private var acceptPausedUntil: UInt64?
+    private var lastAcceptWarningAt: UInt64?
     var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(context: ServerContext, index: Int, listenFD: Int32) throws(HTTPServerError) {
@@ -67,7 +72,7 @@ final class EventLoop: @unchecked Sendable {
 
     var isShuttingDown: Bool { shutdownDeadline != nil }
 
-    /// The `Date` header value for now.
+    /// Returns the `Date` header value for the current second.
     func currentDate() -> String { dateCache.current() }
 
     /// True on this loop's own thread.
@@ -92,11 +97,12 @@ final class EventLoop: @unchecked Sendable {
         if isInLoop { work() } else { execute(work) }
     }
 
-    /// Stops accepting and asks every connection to finish; the loop exits once all are closed or the grace
-    /// time passed. Loop thread only.
+    /// Stops accepting and starts closing every connection. The loop exits once all are closed or the grace
+    /// time is over. Loop thread only.
     func beginShutdown() {
         guard shutdownDeadline == nil else { return }
-        shutdownDeadline = now + context.configuration.closeHandshakeTimeout.nanoseconds + 1_000_000_000
+        shutdownDeadline = now.addingSaturated(context.configuration.closeHandshakeTimeout.nanoseconds)
+            .addingSaturated(1_000_000_000)
         closeListener()
         for connection in Array(connections.values) {
             connection.beginShutdown()
@@ -118,7 +124,9 @@ final class EventLoop: @unchecked Sendable {
             for slot in 0..<max(0, Int(count)) {
                 dispatch(events[slot])
             }
+            resumePendingReads()
             fireTimers()
+            resumeAcceptingIfDue()
             finishPass()
             if let deadline = shutdownDeadline {
                 if connections.isEmpty { break }
@@ -137,6 +145,21 @@ final class EventLoop: @unchecked Sendable {
         case let id:
             guard let connection = connections[id] else { return }
             connection.handleEvents(event.events)
+            markTouched(connection)
+        }
+    }
+
+    /// Marks `connection` to read again in the next pass. Loop thread only.
+    func continueReadingNextPass(_ connection: Connection) {
+        pendingReads.append(connection)
+    }
+
+    private func resumePendingReads() {
+        guard !pendingReads.isEmpty else { return }
+        let batch = pendingReads
+        pendingReads = []
+        for connection in batch where !connection.isClosed {
+            connection.readAvailable()
             markTouched(connection)
         }
     }
@@ -189,8 +212,10 @@ final class EventLoop: @unchecked Sendable {
                 switch errno {
                 case EAGAIN, EWOULDBLOCK: return
                 case EINTR, ECONNABORTED: continue
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    pauseAccepting(error: SocketSupport.lastErrorText())
+                    return
                 default:
-                    // EMFILE and similar: the pending connection stays queued until a later readiness event.
                     context.logger.warning("accept failed", ["loop": "\(index)", "error": SocketSupport.lastErrorText()])
                     return
                 }
@@ -228,6 +253,28 @@ final class EventLoop: @unchecked Sendable {
         markTouched(connection)
     }
 
+    /// Takes the level-triggered listener out of epoll for 100 ms, so a full descriptor table does not spin the
+    /// loop. Pending connections wait in the kernel backlog meanwhile.
+    private func pauseAccepting(error: String) {
+        guard acceptPausedUntil == nil, listenFD >= 0 else { return }
+        epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
+        acceptPausedUntil = now + 100_000_000
+        if lastAcceptWarningAt.map({ now - $0 > 10_000_000_000 }) ?? true {
+            lastAcceptWarningAt = now
+            context.logger.warning("accept paused", [
+                "loop": "\(index)", "error": error, "connections": "\(connections.count)",
+            ])
+        }
+    }
+
+    private func resumeAcceptingIfDue() {
+        guard let until = acceptPausedUntil, now >= until else { return }
+        acceptPausedUntil = nil
+        guard listenFD >= 0 else { return }
+        register(listenFD, tag: Self.listenerTag, events: EPOLLIN.rawValue)
+        acceptConnections()
+    }
+
     /// Forgets a closed connection. Loop thread only.
     func remove(_ connection: Connection) {
         connections.removeValue(forKey: connection.id)
@@ -244,7 +291,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: Deadlines
 
     /// Files the connection's current deadline. An earlier deadline gets a new heap entry; a later one reuses
-    /// the pending entry, which re-files itself when it fires early, so the heap holds about one entry per
+    /// the pending entry, which re-files itself when it fires early, so the heap keeps about one entry per
     /// connection.
     func schedule(_ connection: Connection) {
         connection.deadline = connection.computeDeadline()
@@ -267,9 +314,11 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func nextTimeoutMilliseconds() -> Int32 {
-        guard touched.isEmpty else { return 0 }
+        guard touched.isEmpty && pendingReads.isEmpty else { return 0 }
         var next = timers.peek()?.deadline
-        if let deadline = shutdownDeadline { next = min(next ?? deadline, deadline) }
+        for deadline in [shutdownDeadline, acceptPausedUntil].compactMap({ $0 }) {
+            next = min(next ?? deadline, deadline)
+        }
         guard let next else { return -1 }
         let current = monotonicNanoseconds()
         guard next > current else { return 0 }
@@ -280,7 +329,10 @@ final class EventLoop: @unchecked Sendable {
 
     private func closeListener() {
         guard listenFD >= 0 else { return }
-        epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
+        if acceptPausedUntil == nil {
+            epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
+        }
+        acceptPausedUntil = nil
         close(listenFD)
         listenFD = -1
     }

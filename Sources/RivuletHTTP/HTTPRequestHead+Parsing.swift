@@ -26,7 +26,8 @@ extension HTTPRequestParser {
         return head
     }
 
-    /// The declared body length, nil when absent. Repeated equal values are allowed, as RFC 9112 section 6.3 says.
+    /// Returns the declared body length, nil when absent. Repeated equal values (`5, 5`) count as one, and
+    /// differing values are rejected.
     static func contentLength(_ headers: HTTPHeaders) throws(HTTPParseError) -> Int? {
         var length: Int?
         for (name, value) in headers where name.lowercased() == "content-length" {

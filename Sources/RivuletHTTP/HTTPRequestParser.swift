@@ -1,4 +1,4 @@
-/// Why a request could not be parsed; each case maps to the status the transport answers before closing.
+/// Why a request could not be parsed. Each case maps to the status the transport sends before closing.
 enum HTTPParseError: Error, Equatable {
     case badRequest(String)
     case headTooLarge
@@ -27,15 +27,15 @@ enum HTTPParseError: Error, Equatable {
     }
 }
 
-/// What a request's WebSocket headers ask for.
+/// The kind of WebSocket opening handshake a request makes, if any.
 enum WebSocketHandshake: Equatable {
     /// Not an upgrade request.
     case none
     /// A valid RFC 6455 opening handshake with this `Sec-WebSocket-Key`.
     case valid(key: String)
-    /// `Upgrade: websocket` with a version other than 13; answered with 426.
+    /// `Upgrade: websocket` with a version other than 13, which gets 426.
     case unsupportedVersion
-    /// `Upgrade: websocket` with a missing or malformed part; answered with 400.
+    /// `Upgrade: websocket` with a missing or malformed part, which gets 400.
     case invalid(String)
 }
 
@@ -155,7 +155,7 @@ struct HTTPRequestParser {
                 }
                 state = .chunkSize
             case .trailers(let scanned, let lineStart):
-                // Trailer fields are read and dropped; the service sees only the body.
+                // Trailer fields are read and dropped, so the service gets only the body.
                 guard let length = try findHeadEnd(
                     input, scanned: scanned, lineStart: lineStart, trailers: true
                 ) else {
@@ -169,7 +169,8 @@ struct HTTPRequestParser {
 
     private mutating func startBody(for parsed: HTTPRequestHead) throws(HTTPParseError) {
         let headers = parsed.headers
-        let transferEncoding = headers["Transfer-Encoding"]
+        let codings = headers.filter { $0.name.lowercased() == "transfer-encoding" }.map(\.value)
+        let transferEncoding = codings.isEmpty ? nil : codings.joined(separator: ",")
         let contentLength = try Self.contentLength(headers)
         head = parsed
         body = []
@@ -225,7 +226,7 @@ struct HTTPRequestParser {
         return nil
     }
 
-    /// Drops empty lines before a request line, as RFC 9112 section 2.2 allows. Returns false while a lone CR
+    /// Drops empty lines before a request line, which HTTP/1.1 recommends for robustness. Returns false while a lone CR
     /// at the front leaves it open whether a line ends there.
     private static func skipLeadingEmptyLines(_ input: inout ByteQueue) -> Bool {
         while !input.isEmpty {

@@ -43,7 +43,7 @@ public final class HTTPServer: Sendable {
     /// when the address cannot be resolved or bound (for example, when it is in use).
     public func start() throws {
         try state.withLock { state throws(HTTPServerError) in
-            guard case .idle = state else { throw HTTPServerError("server already started") }
+            guard case .idle = state else { throw HTTPServerError("server already started or shut down: create a new HTTPServer") }
             // A peer that resets mid-write would otherwise kill the process with SIGPIPE from inside SSL_write.
             signal(SIGPIPE, SIG_IGN)
             let listeners = try bindListeners()

@@ -15,7 +15,7 @@ public struct TLSConfiguration: Sendable {
 public struct HTTPServerConfiguration: Sendable {
     /// Address to bind: an IPv4 or IPv6 literal or a name that `getaddrinfo` resolves, such as "localhost".
     public var host: String
-    /// TCP port; 0 asks the kernel for a free one (read it from `HTTPServer.boundPort`).
+    /// TCP port. With 0 the kernel picks a free one, which `HTTPServer.boundPort` returns after `start()`.
     public var port: Int
     /// Number of event-loop threads, each with its own listening socket.
     public var loopCount: Int
@@ -35,7 +35,7 @@ public struct HTTPServerConfiguration: Sendable {
     public var webSocketPingInterval: Duration?
     /// A WebSocket that receives no frame for this long is closed with 1001.
     public var webSocketIdleTimeout: Duration
-    /// Time the peer has to answer our close frame (or to finish reading after an error response).
+    /// Time the peer has to send its close frame after ours, or its EOF after our last response.
     public var closeHandshakeTimeout: Duration
     /// Open connections across all loops; connections above it are accepted and closed at once.
     public var maxConnections: Int
@@ -93,6 +93,14 @@ extension Duration {
         guard seconds >= 0 else { return 0 }
         let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return .max }
-        return whole &+ UInt64(attoseconds / 1_000_000_000)
+        return whole.addingSaturated(UInt64(attoseconds / 1_000_000_000))
+    }
+}
+
+extension UInt64 {
+    /// The sum, or `UInt64.max` when it overflows, so a huge timeout means "never" instead of wrapping to now.
+    func addingSaturated(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }

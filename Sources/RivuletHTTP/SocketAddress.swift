@@ -26,10 +26,13 @@ enum SocketSupport {
             cursor = entry.pointee.ai_next
         }
         guard !addresses.isEmpty else { throw HTTPServerError("listen host '\(host)' resolved to no address") }
-        return addresses
+        // IPv4 first, so "localhost" listens where most clients connect even when the resolver lists ::1 first.
+        // NOTE: only the first address that binds is served; a name with both families gets one of them.
+        let isIPv4 = { (address: [UInt8]) in address.withUnsafeBytes { Int32($0.load(as: sockaddr.self).sa_family) == AF_INET } }
+        return addresses.filter(isIPv4) + addresses.filter { !isIPv4($0) }
     }
 
-    /// A non-blocking listening socket on `address` with `SO_REUSEPORT`, so each loop can have its own.
+    /// Creates a non-blocking listening socket on `address` with `SO_REUSEPORT`, so each loop can have its own.
     static func makeListener(address: [UInt8], display: String) throws(HTTPServerError) -> Int32 {
         let family = address.withUnsafeBytes { Int32($0.load(as: sockaddr.self).sa_family) }
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -51,8 +54,8 @@ enum SocketSupport {
         return fd
     }
 
-    /// Fails when another socket holds `address`, even one that set `SO_REUSEPORT`, which would otherwise let
-    /// a second server of the same user share the port silently.
+    /// Throws when another socket is bound to `address`, even one with `SO_REUSEPORT`. Without this check a
+    /// second server of the same user would share the port silently.
     static func checkAddressFree(address: [UInt8], display: String) throws(HTTPServerError) {
         let family = address.withUnsafeBytes { Int32($0.load(as: sockaddr.self).sa_family) }
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -69,7 +72,7 @@ enum SocketSupport {
         guard bound == 0 else { throw HTTPServerError("cannot listen on \(display): \(lastErrorText())") }
     }
 
-    /// The local address of `fd`, as raw sockaddr bytes.
+    /// Returns the local address of `fd` as raw sockaddr bytes.
     static func localAddress(of fd: Int32) -> [UInt8] {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -104,11 +107,11 @@ enum SocketSupport {
         if family == AF_INET6 {
             var in6 = address.load(as: sockaddr_in6.self)
             inet_ntop(AF_INET6, &in6.sin6_addr, &text, socklen_t(text.count))
-            return "[\(String(cString: text))]:\(UInt16(bigEndian: in6.sin6_port))"
+            return "[\(text.asString)]:\(UInt16(bigEndian: in6.sin6_port))"
         }
         var in4 = address.load(as: sockaddr_in.self)
         inet_ntop(AF_INET, &in4.sin_addr, &text, socklen_t(text.count))
-        return "\(String(cString: text)):\(UInt16(bigEndian: in4.sin_port))"
+        return "\(text.asString):\(UInt16(bigEndian: in4.sin_port))"
     }
 
     static func describe(_ address: [UInt8]) -> String {
@@ -125,4 +128,11 @@ func monotonicNanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+extension Array where Element == CChar {
+    /// The bytes before the first NUL, decoded as UTF-8.
+    fileprivate var asString: String {
+        String(decoding: prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

@@ -18,7 +18,7 @@ final class TLSContext: @unchecked Sendable {
         }
         self.context = context
         _ = rivulet_ssl_ctx_set_min_tls12(context)
-        _ = rivulet_ssl_ctx_disable_compression_and_renegotiation(context)
+        _ = rivulet_ssl_ctx_set_server_options(context)
         // Partial writes and a movable buffer let one SSL_write take the whole output queue and retry from
         // wherever the queue's storage is after it grew.
         let mode = SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS
@@ -43,7 +43,7 @@ final class TLSContext: @unchecked Sendable {
         SSL_CTX_free(context)
     }
 
-    /// A new server-side session on `fd`, or nil when OpenSSL cannot allocate one.
+    /// Creates a server-side session on `fd`; nil when OpenSSL cannot allocate one.
     func makeSession(fd: Int32) -> OpaquePointer? {
         guard let session = SSL_new(context) else { return nil }
         guard SSL_set_fd(session, fd) == 1 else {
@@ -54,7 +54,7 @@ final class TLSContext: @unchecked Sendable {
         return session
     }
 
-    /// The calling thread's queued OpenSSL errors as one line, oldest first; clears the queue.
+    /// Returns the calling thread's queued OpenSSL errors as one line, oldest first, and clears the queue.
     static func drainErrors() -> String {
         var messages: [String] = []
         while case let code = ERR_get_error(), code != 0 {

@@ -55,6 +55,7 @@ struct WebSocketFrameDecoder {
     let requireMasked: Bool
     private var fragmentOpcode: WebSocketOpcode?
     private var fragments: [UInt8] = []
+    private var textValidator = UTF8Validator()
 
     init(maxMessageBytes: Int, requireMasked: Bool) {
         self.maxMessageBytes = maxMessageBytes
@@ -84,34 +85,37 @@ struct WebSocketFrameDecoder {
                 throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError,
                                              reason: "continuation frame without a message to continue")
             }
+            try checkText(opcode, frame.payload, final: frame.fin)
             fragments.append(contentsOf: frame.payload)
             guard frame.fin else { return nil }
             let payload = fragments
             fragments = []
             fragmentOpcode = nil
-            return try Self.message(opcode, payload)
+            return opcode == .text ? .text(payload) : .binary(payload)
         case .text, .binary:
             guard fragmentOpcode == nil else {
                 throw WebSocketProtocolError(closeCode: WebSocketCloseCode.protocolError,
                                              reason: "new message before the fragmented one finished")
             }
+            textValidator = UTF8Validator()
+            try checkText(frame.opcode, frame.payload, final: frame.fin)
             guard frame.fin else {
                 fragmentOpcode = frame.opcode
                 fragments = frame.payload
                 return nil
             }
-            return try Self.message(frame.opcode, frame.payload)
+            return frame.opcode == .text ? .text(frame.payload) : .binary(frame.payload)
         }
     }
 
-    private static func message(
-        _ opcode: WebSocketOpcode, _ payload: [UInt8]
-    ) throws(WebSocketProtocolError) -> WebSocketEvent {
-        guard opcode == .text else { return .binary(payload) }
-        guard UTF8Validation.isValid(payload) else {
+    /// Validates one fragment of a text message; `final` also requires the message to end on a character.
+    private mutating func checkText(
+        _ opcode: WebSocketOpcode, _ payload: [UInt8], final: Bool
+    ) throws(WebSocketProtocolError) {
+        guard opcode == .text else { return }
+        guard textValidator.feed(payload), !final || textValidator.isComplete else {
             throw WebSocketProtocolError(closeCode: WebSocketCloseCode.invalidPayload, reason: "text message is not valid UTF-8")
         }
-        return .text(payload)
     }
 
     private static func closeEvent(_ payload: [UInt8]) throws(WebSocketProtocolError) -> WebSocketEvent {
@@ -270,31 +274,48 @@ enum WebSocketMasking {
 }
 
 /// Strict UTF-8 validation per RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
-enum UTF8Validation {
-    static func isValid<Bytes: Collection>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
-        var iterator = bytes.makeIterator()
-        while let lead = iterator.next() {
-            if lead < 0x80 { continue }
-            let continuationCount: Int
-            var lowerBound: UInt8 = 0x80
-            var upperBound: UInt8 = 0xBF
-            switch lead {
-            case 0xC2...0xDF: continuationCount = 1
-            case 0xE0: continuationCount = 2; lowerBound = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: continuationCount = 2
-            case 0xED: continuationCount = 2; upperBound = 0x9F
-            case 0xF0: continuationCount = 3; lowerBound = 0x90
-            case 0xF1...0xF3: continuationCount = 3
-            case 0xF4: continuationCount = 3; upperBound = 0x8F
-            default: return false
+///
+/// The validator is streaming, so a fragmented text message is checked fragment by fragment and fails on the
+/// first invalid byte rather than after the last fragment.
+struct UTF8Validator {
+    /// Continuation bytes still expected for the current character.
+    private var remaining = 0
+    /// Allowed range of the next continuation byte; narrower than 0x80...0xBF right after some lead bytes.
+    private var lowerBound: UInt8 = 0x80
+    private var upperBound: UInt8 = 0xBF
+
+    /// True when the bytes so far end on a character boundary.
+    var isComplete: Bool { remaining == 0 }
+
+    /// Checks more bytes; returns false at the first byte that cannot be valid UTF-8.
+    mutating func feed<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
+        for byte in bytes {
+            if remaining > 0 {
+                guard byte >= lowerBound && byte <= upperBound else { return false }
+                remaining -= 1
+                lowerBound = 0x80
+                upperBound = 0xBF
+                continue
             }
-            for index in 0..<continuationCount {
-                guard let next = iterator.next() else { return false }
-                let low: UInt8 = index == 0 ? lowerBound : 0x80
-                let high: UInt8 = index == 0 ? upperBound : 0xBF
-                guard next >= low && next <= high else { return false }
+            if byte < 0x80 { continue }
+            switch byte {
+            case 0xC2...0xDF: remaining = 1
+            case 0xE0: remaining = 2; lowerBound = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: remaining = 2
+            case 0xED: remaining = 2; upperBound = 0x9F
+            case 0xF0: remaining = 3; lowerBound = 0x90
+            case 0xF1...0xF3: remaining = 3
+            case 0xF4: remaining = 3; upperBound = 0x8F
+            default: return false
             }
         }
         return true
+    }
+}
+
+enum UTF8Validation {
+    static func isValid<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
+        var validator = UTF8Validator()
+        return validator.feed(bytes) && validator.isComplete
     }
 }

@@ -75,6 +75,33 @@ struct HTTPRequestParserTests {
         #expect(!parser.isIdle)
     }
 
+    @Test func randomSplitsGiveSameRequests() throws {
+        let text = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+            + "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nT: 1\r\n\r\n"
+            + "PUT /c%2Fd HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
+        let bytes = Array(text.utf8)
+        var whole = makeParser()
+        let expected = try parseAll(text, parser: &whole)
+        try #require(expected.count == 3)
+
+        // A fixed-seed linear congruential generator keeps the splits reproducible.
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<200 {
+            var parser = makeParser()
+            var input = ByteQueue()
+            var results: [ParsedRequest] = []
+            var offset = 0
+            while offset < bytes.count {
+                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let length = min(Int(seed >> 59) + 1, bytes.count - offset)
+                input.append(contentsOf: bytes[offset..<(offset + length)])
+                offset += length
+                while let request = try parser.parse(&input) { results.append(request) }
+            }
+            #expect(results == expected)
+        }
+    }
+
     @Test func contentLengthWithTransferEncodingRejected() {
         let text = "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
         #expect(parseError(text)?.status == 400)

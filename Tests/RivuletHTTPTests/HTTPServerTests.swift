@@ -34,14 +34,17 @@ final class EchoHandler: WebSocketHandler {
     }
 }
 
-/// Routes: `/slow` answers from another thread after a delay, `/echo` returns the body, `/ws` upgrades,
-/// `/drop` never answers, anything else returns the raw target.
+/// Routes: `/slow` responds from another thread after a delay, `/echo` returns the body, `/ws` upgrades,
+/// `/drop` never responds, `/remote` returns the peer address, and any other path returns the raw target.
 final class TestService: HTTPService {
     let handler = EchoHandler()
+    /// Signaled each time a `/slow` request reaches the service.
+    let slowRequestReceived = DispatchSemaphore(value: 0)
 
     func handle(_ request: HTTPRequest, responder: any HTTPResponder) {
         switch request.path {
         case "/slow":
+            slowRequestReceived.signal()
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) {
                 responder.respond(HTTPResponse(status: 200, body: Array("slow".utf8)))
             }
@@ -55,6 +58,8 @@ final class TestService: HTTPService {
             }
         case "/drop":
             break
+        case "/remote":
+            responder.respond(HTTPResponse(status: 200, body: Array(request.remoteAddress.utf8)))
         default:
             responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: Array(request.target.utf8)))
         }
@@ -312,6 +317,140 @@ struct HTTPServerTests {
             try webSocket.sendFrame(.close, [0x03, 0xE8])
             #expect(try webSocket.readFrame() == .close(code: 1000, reason: []))
             #expect(eventually { service.handler.closeCodes.withLock { $0 } == [1000] })
+        }
+    }
+
+    @Test func idleKeepAliveIsClosed() throws {
+        try withServer({ $0.keepAliveIdleTimeout = .milliseconds(200) }) { server, _ in
+            let client = try TestClient(port: server.boundPort)
+            try client.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.readResponse().text == "/one")
+            #expect(try client.readsEndOfStream())
+        }
+    }
+
+    @Test func webSocketPingsAndIdleClose() throws {
+        try withServer({
+            $0.webSocketPingInterval = .milliseconds(100)
+            $0.webSocketIdleTimeout = .milliseconds(400)
+        }) { server, service in
+            let client = try TestClient(port: server.boundPort)
+            #expect(try client.upgrade(path: "/ws").status == 101)
+            #expect(try client.readFrame() == .ping([]))
+            var closeCode: UInt16?
+            while let frame = try client.readFrame() {
+                if case .close(let code, _) = frame {
+                    closeCode = code
+                    break
+                }
+            }
+            #expect(closeCode == 1001)
+            try client.sendFrame(.close, [0x03, 0xE9])
+            #expect(eventually { service.handler.closeCodes.withLock { $0 } == [1001] })
+        }
+    }
+
+    @Test func connectionsAboveLimitAreClosed() throws {
+        try withServer({ $0.maxConnections = 1; $0.loopCount = 1 }) { server, _ in
+            let first = try TestClient(port: server.boundPort)
+            try first.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try first.readResponse().text == "/first")
+            let second = try TestClient(port: server.boundPort)
+            #expect(try second.readsEndOfStream())
+        }
+    }
+
+    @Test func nonReadingClientStopsServerReads() throws {
+        try withServer({ $0.outboundHighWaterBytes = 64 * 1024 }) { server, _ in
+            let client = try TestClient(port: server.boundPort, timeoutSeconds: 1)
+            #expect(try client.upgrade(path: "/ws").status == 101)
+            let payload = [UInt8](repeating: UInt8(ascii: "x"), count: 16 * 1024)
+            var sentBytes = 0
+            // Once the echo queue passes the high-water mark the server stops reading, so the client's writes
+            // block when the kernel buffers fill. Without backpressure all 256 MiB would go through.
+            do {
+                while sentBytes < 256 * 1024 * 1024 {
+                    try client.sendFrame(.text, payload)
+                    sentBytes += payload.count
+                }
+            } catch {}
+            #expect(sentBytes < 64 * 1024 * 1024)
+        }
+    }
+
+    @Test func listensOnIPv6Loopback() throws {
+        var configuration = HTTPServerConfiguration(host: "::1", port: 0, loopCount: 1)
+        configuration.maxConnections = 10
+        let server = try HTTPServer(configuration: configuration, service: TestService(),
+                                    logger: Logger(label: "test", level: .warning))
+        do {
+            try server.start()
+        } catch {
+            // Hosts without an IPv6 loopback cannot run this check.
+            #expect("\(error)".contains("[::1]:0"))
+            return
+        }
+        defer { server.shutdown() }
+        let client = try TestClient(port: server.boundPort, ipv6: true)
+        try client.send("GET /remote HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try client.readResponse().text.hasPrefix("[::1]:"))
+    }
+
+    @Test func halfClosedClientStillGetsResponse() throws {
+        try withServer { server, _ in
+            let client = try TestClient(port: server.boundPort)
+            try client.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            shutdown(client.fd, Int32(SHUT_WR))
+            let response = try client.readResponse()
+            #expect(response.text == "slow")
+            #expect(response.header("Connection") == "close")
+            #expect(try client.readsEndOfStream())
+        }
+    }
+
+    @Test func shutdownFinishesInFlightResponse() throws {
+        let service = TestService()
+        let configuration = HTTPServerConfiguration(port: 0, loopCount: 1, closeHandshakeTimeout: .milliseconds(300))
+        let server = try HTTPServer(configuration: configuration, service: service,
+                                    logger: Logger(label: "test", level: .warning))
+        try server.start()
+        let client = try TestClient(port: server.boundPort)
+        try client.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(service.slowRequestReceived.wait(timeout: .now() + 5) == .success)
+        let stopped = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            server.shutdown()
+            stopped.signal()
+        }
+        let response = try client.readResponse()
+        #expect(response.text == "slow")
+        #expect(response.header("Connection") == "close")
+        #expect(try client.readsEndOfStream())
+        #expect(stopped.wait(timeout: .now() + 10) == .success)
+        #expect(throws: HTTPServerError.self) { try server.start() }
+    }
+
+    @Test func requestSentByteAtATime() throws {
+        try withServer { server, _ in
+            let client = try TestClient(port: server.boundPort)
+            for byte in "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".utf8 {
+                try client.send([byte])
+            }
+            #expect(try client.readResponse().text == "abc")
+        }
+    }
+
+    @Test func webSocketOversizeMessageGets1009() throws {
+        try withServer({ $0.maxWebSocketMessageBytes = 1000 }) { server, service in
+            let client = try TestClient(port: server.boundPort)
+            #expect(try client.upgrade(path: "/ws").status == 101)
+            try client.sendFrame(.binary, [UInt8](repeating: 1, count: 1001))
+            guard case .close(let code, _) = try client.readFrame() else {
+                Issue.record("expected a close frame")
+                return
+            }
+            #expect(code == 1009)
+            #expect(eventually { service.handler.closeCodes.withLock { $0 } == [-1] })
         }
     }
 }

@@ -82,6 +82,21 @@ struct WebSocketFrameTests {
         #expect(closeCode(frame(.close, [0x03, 0xE8, 0xFF])) == 1007)
     }
 
+    @Test func invalidUTF8FailsOnFirstBadFragment() throws {
+        var decoder = WebSocketFrameDecoder(maxMessageBytes: 1 << 20, requireMasked: true)
+        var input = ByteQueue()
+        input.append(contentsOf: frame(.text, [0x61, 0xFF], fin: false))
+        #expect(throws: WebSocketProtocolError(closeCode: 1007, reason: "text message is not valid UTF-8")) {
+            _ = try decoder.next(&input)
+        }
+    }
+
+    @Test func characterSplitAcrossFragmentsIsValid() throws {
+        let bytes = frame(.text, [0xF0, 0x9F], fin: false) + frame(.continuation, [0x98], fin: false)
+            + frame(.continuation, [0x80])
+        #expect(try decodeAll(bytes) == [.text([0xF0, 0x9F, 0x98, 0x80])])
+    }
+
     @Test func unmaskedClientFrameGets1002() {
         #expect(closeCode(frame(.text, Array("hi".utf8), masked: false)) == 1002)
     }
@@ -114,7 +129,8 @@ struct WebSocketFrameTests {
     @Test func closePayloadTruncatesReasonAtCharacterBoundary() {
         let payload = WebSocketFrameEncoder.closePayload(code: 1001, reason: String(repeating: "é", count: 100))
         #expect(payload.count == 2 + 122)
-        #expect(payload[0] == 0x03 && payload[1] == 0xE9)
+        #expect(payload[0] == 0x03)
+        #expect(payload[1] == 0xE9)
         #expect(UTF8Validation.isValid(payload[2...]))
     }
 
