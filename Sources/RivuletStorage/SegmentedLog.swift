@@ -195,6 +195,11 @@ public final class SegmentedLog: RecordLog {
         }
     }
 
+    /// The position of the first record still held: the base of the oldest segment not yet released.
+    public var startPosition: LogPosition {
+        shared.state.withLock { LogPosition($0.segments.first?.base ?? $0.endAtClose) }
+    }
+
     /// Everything before this position is on stable storage; under `.always` it equals `endPosition` between
     /// batches.
     public var syncedPosition: LogPosition {

@@ -184,6 +184,7 @@ import Testing
 
         log.releaseSegments(before: secondBase)
         #expect(directory.segmentFiles() == Array(files[1...]))
+        #expect(log.startPosition == secondBase)
 
         log.releaseSegments(before: LogPosition(UInt64.max))
         #expect(directory.segmentFiles() == [files[files.count - 1]])
