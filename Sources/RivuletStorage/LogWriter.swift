@@ -99,6 +99,7 @@ final class LogWriter: @unchecked Sendable {
                 guard buffer.count >= options.maxBatchBytes || index == batch.count - 1 else { continue }
                 try flush()
                 try syncAfterWrite()
+                shared.groupCount.add(1, ordering: .relaxed)
                 complete(batch[groupStart...index], groupPositions)
                 groupStart = index + 1
                 groupStartSegment = active.base
@@ -187,8 +188,12 @@ final class LogWriter: @unchecked Sendable {
 
     private func sync() throws(StorageError) {
         try checkInjectedFailure("fdatasync")
+        let started = ContinuousClock.now
         try FileIO.dataSync(active.file.fd, path: active.file.path)
         lastSync = .now
+        let elapsed = (lastSync - started).components
+        shared.syncCount.add(1, ordering: .relaxed)
+        shared.syncNanoseconds.add(Int(elapsed.seconds) * 1_000_000_000 + Int(elapsed.attoseconds / 1_000_000_000), ordering: .relaxed)
         unsynced = false
         let end = active.end
         shared.state.withLock { $0.syncedEnd = end }
