@@ -4,8 +4,9 @@ import RivuletCore
 /// The durable `RecordLog`: one shared log of numbered segment files under `<directory>/log`, written by one
 /// writer thread with group commit, checked with CRC-32C and recovered at open.
 ///
-/// `docs/on-disk-format.md` describes the files. All methods are thread-safe; none does disk I/O for an append
-/// on the caller's thread. Call `close()` before dropping the last reference, or the writer thread stays.
+/// `docs/on-disk-format.md` describes the files. All methods are thread-safe. `append` never does disk I/O on
+/// the caller's thread, but `read`, `replay`, the checkpoint methods and `releaseSegments` do, so call them
+/// from threads that may block. Dropping the last reference closes the log as `close()` does.
 public final class SegmentedLog: RecordLog {
     public let directory: String
     public let options: LogOptions
