@@ -158,7 +158,7 @@ final class LogWriter: @unchecked Sendable {
         try sync()
         let base = active.end
         let path = logDirectory + "/" + Segment.fileName(base: base)
-        let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o644)
+        let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
         let next = Segment(base: base, size: 0, file: FileHandleBox(fd: fd, path: path))
         try FileIO.syncDirectory(logDirectory)
         active = next
