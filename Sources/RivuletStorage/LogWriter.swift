@@ -61,7 +61,7 @@ final class LogWriter: @unchecked Sendable {
 
     /// Blocks until an append or `close()` signals; under `.interval` wakes up in time to sync unsynced data.
     private func waitForWork() {
-        guard unsynced, case .interval(let period) = options.fsync else {
+        guard unsynced, failure == nil, case .interval(let period) = options.fsync else {
             shared.wake.wait()
             return
         }
