@@ -11,13 +11,13 @@ enum FileIO {
         .io("\(operation) failed for \(path): \(describe(code)) (errno \(code))")
     }
 
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(StorageError) -> Int32 {
+    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(StorageError) -> Int32 {
         guard let fd = try openIfExists(path, flags, mode: mode) else { throw failure("open", path, ENOENT) }
         return fd
     }
 
     /// Opens `path`, or returns nil if it does not exist (and `flags` do not create it).
-    static func openIfExists(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(StorageError) -> Int32? {
+    static func openIfExists(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(StorageError) -> Int32? {
         while true {
             let fd = Foundation.open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
@@ -107,11 +107,13 @@ enum FileIO {
         }
     }
 
-    /// Creates `path` and its parents if missing; fails with a message naming the path if it is not a
-    /// writable directory.
+    /// Creates `path` and its parents if missing, readable by the owner only because they hold message payloads;
+    /// fails with a message naming the path if it is not a writable directory.
     static func makeDirectory(_ path: String) throws(StorageError) {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            )
         } catch {
             throw .io("cannot create directory \(path): \(error.localizedDescription)")
         }

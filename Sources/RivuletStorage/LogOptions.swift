@@ -7,8 +7,8 @@ public struct LogOptions: Sendable, Equatable {
     public var fsync: FsyncPolicy
     /// The largest record body accepted; larger appends fail with `StorageError.recordTooLarge`. At most 1 GiB.
     public var maxRecordBytes: Int
-    /// The writer completes a group of appends (one write, one fdatasync) once it has gathered this many bytes,
-    /// before taking more from the queue. A single append larger than this is still written whole.
+    /// The writer writes, syncs and completes the appends it has encoded once they reach this many bytes, so
+    /// one fdatasync never covers much more than this. A single append larger than this is still written whole.
     public var maxBatchBytes: Int
 
     public init(

@@ -30,7 +30,8 @@ struct PendingAppend {
     var completion: @Sendable (Result<[LogPosition], StorageError>) -> Void
 }
 
-/// State shared by callers and the writer thread, guarded by `state`. No code holds the lock across I/O.
+/// State shared by callers and the writer thread, guarded by `state`. No code holds the lock across I/O, and
+/// no other lock is taken while it is held.
 final class LogState: Sendable {
     struct Guarded {
         /// Sorted by base; the last one is the active segment the writer appends to. Empty once closed.
@@ -53,7 +54,7 @@ final class LogState: Sendable {
         var lockFile: FileHandleBox?
     }
 
-    let state: Mutex<Guarded>
+    let state: PosixMutex<Guarded>
     let wake = DispatchSemaphore(value: 0)
     /// Signalled once when the writer thread stops; each waiter signals it again for the next.
     let stopped = DispatchSemaphore(value: 0)
@@ -61,8 +62,12 @@ final class LogState: Sendable {
     let writerThread = Atomic<UInt>(0)
     /// Test hook: when not zero, the writer's next write or sync fails with this errno without touching the file.
     let injectedErrno = Atomic<Int32>(0)
+    /// Counters for statistics: groups written, fdatasync calls and the time spent in them.
+    let groupCount = Atomic<Int>(0)
+    let syncCount = Atomic<Int>(0)
+    let syncNanoseconds = Atomic<Int>(0)
 
     init(segments: [Segment], lockFile: FileHandleBox) {
-        state = Mutex(Guarded(segments: segments, syncedEnd: segments.last?.end ?? 0, lockFile: lockFile))
+        state = PosixMutex(Guarded(segments: segments, syncedEnd: segments.last?.end ?? 0, lockFile: lockFile))
     }
 }

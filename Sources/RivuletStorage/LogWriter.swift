@@ -61,7 +61,7 @@ final class LogWriter: @unchecked Sendable {
 
     /// Blocks until an append or `close()` signals; under `.interval` wakes up in time to sync unsynced data.
     private func waitForWork() {
-        guard unsynced, case .interval(let period) = options.fsync else {
+        guard unsynced, failure == nil, case .interval(let period) = options.fsync else {
             shared.wake.wait()
             return
         }
@@ -99,6 +99,7 @@ final class LogWriter: @unchecked Sendable {
                 guard buffer.count >= options.maxBatchBytes || index == batch.count - 1 else { continue }
                 try flush()
                 try syncAfterWrite()
+                shared.groupCount.add(1, ordering: .relaxed)
                 complete(batch[groupStart...index], groupPositions)
                 groupStart = index + 1
                 groupStartSegment = active.base
@@ -157,7 +158,7 @@ final class LogWriter: @unchecked Sendable {
         try sync()
         let base = active.end
         let path = logDirectory + "/" + Segment.fileName(base: base)
-        let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o644)
+        let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
         let next = Segment(base: base, size: 0, file: FileHandleBox(fd: fd, path: path))
         try FileIO.syncDirectory(logDirectory)
         active = next
@@ -187,8 +188,12 @@ final class LogWriter: @unchecked Sendable {
 
     private func sync() throws(StorageError) {
         try checkInjectedFailure("fdatasync")
+        let started = ContinuousClock.now
         try FileIO.dataSync(active.file.fd, path: active.file.path)
         lastSync = .now
+        let elapsed = (lastSync - started).components
+        shared.syncCount.add(1, ordering: .relaxed)
+        shared.syncNanoseconds.add(Int(elapsed.seconds) * 1_000_000_000 + Int(elapsed.attoseconds / 1_000_000_000), ordering: .relaxed)
         unsynced = false
         let end = active.end
         shared.state.withLock { $0.syncedEnd = end }

@@ -60,7 +60,7 @@ struct SegmentRecovery {
 
     private func createFirstSegment() throws(StorageError) -> Segment {
         let path = logDirectory + "/" + Segment.fileName(base: 0)
-        let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o644)
+        let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
         try FileIO.syncDirectory(logDirectory)
         logger.info("log created", ["file": path])
         return Segment(base: 0, size: 0, file: FileHandleBox(fd: fd, path: path))

@@ -4,8 +4,9 @@ import RivuletCore
 /// The durable `RecordLog`: one shared log of numbered segment files under `<directory>/log`, written by one
 /// writer thread with group commit, checked with CRC-32C and recovered at open.
 ///
-/// `docs/on-disk-format.md` describes the files. All methods are thread-safe; none does disk I/O for an append
-/// on the caller's thread. Call `close()` before dropping the last reference, or the writer thread stays.
+/// `docs/on-disk-format.md` describes the files. All methods are thread-safe. `append` never does disk I/O on
+/// the caller's thread, but `read`, `replay`, the checkpoint methods and `releaseSegments` do, so call them
+/// from threads that may block. Dropping the last reference closes the log as `close()` does.
 public final class SegmentedLog: RecordLog {
     public let directory: String
     public let options: LogOptions
@@ -193,6 +194,11 @@ public final class SegmentedLog: RecordLog {
         shared.state.withLock { state in
             LogPosition(state.closed ? state.endAtClose : state.segments[state.segments.count - 1].end)
         }
+    }
+
+    /// The position of the first record still held: the base of the oldest segment not yet released.
+    public var startPosition: LogPosition {
+        shared.state.withLock { LogPosition($0.segments.first?.base ?? $0.endAtClose) }
     }
 
     /// Everything before this position is on stable storage; under `.always` it equals `endPosition` between

@@ -81,6 +81,29 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func readInsideCompletion(kind: StoreKind) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = try kind.open(in: directory)
+        defer { log.close() }
+
+        let mismatches = Mutex<[Int]>([])
+        let completions = DispatchGroup()
+        for index in 0..<300 {
+            let appended = record(index, bodyBytes: index % 50)
+            completions.enter()
+            log.append([appended]) { outcome in
+                let readBack = try? log.read(at: outcome.get()[0])
+                if readBack != appended { mismatches.withLock { $0.append(index) } }
+                completions.leave()
+            }
+        }
+
+        #expect(completions.wait(timeout: .now() + 60) == .success)
+        #expect(mismatches.withLock { $0 } == [])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func replayStartsAtPosition(kind: StoreKind) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

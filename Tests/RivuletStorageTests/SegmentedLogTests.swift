@@ -46,6 +46,18 @@ import Testing
         reopened.close()
     }
 
+    @Test func droppingLogReleasesDirectory() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var log: SegmentedLog? = try SegmentedLog(directory: directory.path, options: LogOptions(), logger: quietLogger())
+        let positions = try appendAndWait(log!, [record(0)]).get()
+        log = nil
+
+        let reopened = try SegmentedLog(directory: directory.path, options: LogOptions(), logger: quietLogger())
+        defer { reopened.close() }
+        #expect(try replayAll(reopened).map(\.0) == positions)
+    }
+
     @Test func invalidOptionsAreRejected() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -184,6 +196,7 @@ import Testing
 
         log.releaseSegments(before: secondBase)
         #expect(directory.segmentFiles() == Array(files[1...]))
+        #expect(log.startPosition == secondBase)
 
         log.releaseSegments(before: LogPosition(UInt64.max))
         #expect(directory.segmentFiles() == [files[files.count - 1]])
