@@ -27,6 +27,7 @@ extension EmbeddedEngine {
         }
         let outcome = appendGate.withLock { _ -> Result<StreamEffects, EngineError> in
             let now = clock.nowMilliseconds
+            guard !catalog.withLock({ $0.closed }) else { return .failure(.unavailable("the engine is shut down")) }
             guard let sequence = core.state.withLock({ $0.assignSequence() }) else {
                 return .failure(.streamNotFound("stream '\(core.address.topic)' not found"))
             }
@@ -86,6 +87,12 @@ extension EmbeddedEngine {
         if let problem = NameRules.subscriptionNameProblem(options.subscription) { throw .invalidArgument(problem) }
         if let timeout = options.ackTimeout, timeout < .seconds(1), timeout != .zero {
             throw .invalidArgument("ackTimeout \(timeout) is invalid: use 0 (off) or at least 1 second")
+        }
+        if let count = options.maxRedeliverCount, count <= 0 {
+            throw .invalidArgument("maxRedeliverCount \(count) is invalid: use 1 or more")
+        }
+        if options.deadLetterTopic != nil, options.maxRedeliverCount == nil {
+            throw .invalidArgument("deadLetterTopic needs maxRedeliverCount: set both")
         }
         var options = options
         if options.ackTimeout == .zero { options.ackTimeout = nil }

@@ -50,6 +50,7 @@ extension EmbeddedEngine {
     func perform(_ effects: StreamEffects) {
         for completion in effects.completions { completion() }
         for outbox in effects.outboxes { outbox.drain() }
+        for letter in effects.deadLetters { forwardToDeadLetterStream(letter) }
         var flushed: [StreamCore] = []
         for core in effects.cursorStreams where !flushed.contains(where: { $0 === core }) {
             flushed.append(core)

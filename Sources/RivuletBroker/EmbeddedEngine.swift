@@ -193,12 +193,12 @@ public final class EmbeddedEngine: StreamEngine {
     /// Ends every client with `engineClosed`, persists queued cursor changes and writes a checkpoint.
     /// The log stays open: its owner closes it.
     public func shutdown() {
-        let cores = catalog.withLock { catalog -> [StreamCore] in
-            guard !catalog.closed else { return [] }
+        let cores = catalog.withLock { catalog -> [StreamCore]? in
+            guard !catalog.closed else { return nil }
             catalog.closed = true
             return Array(catalog.streams.values)
         }
-        guard !cores.isEmpty || retentionTimer.withLock({ $0 != nil }) else { return }
+        guard let cores else { return }
         retentionTimer.withLock { timer in
             timer?.cancel()
             timer = nil

@@ -40,6 +40,9 @@ extension StreamState {
             outbox: request.outbox
         )
         subscriptions[name]?.type = options.type
+        if let maxRedeliverCount = options.maxRedeliverCount {
+            subscriptions[name]?.deadLetterPolicy = DeadLetterPolicy(maxRedeliverCount: maxRedeliverCount, topic: options.deadLetterTopic)
+        }
         subscriptions[name]?.consumers.append(consumer)
         dispatch(subscription: name, now: now, effects: &effects)
         return (id, created)
@@ -144,5 +147,14 @@ extension StreamState {
 
     var hasClients: Bool {
         !producers.isEmpty || !readers.isEmpty || subscriptions.values.contains { !$0.consumers.isEmpty }
+    }
+}
+
+extension StreamState {
+    /// Puts back a message whose move to the dead letter stream failed, so it is delivered again.
+    mutating func restoreDeadLetter(_ sequence: UInt64, subscription name: String, now: Int64, effects: inout StreamEffects) {
+        guard let subscription = subscriptions[name], !subscription.isConsumed(sequence) else { return }
+        subscriptions[name]?.pending.insert(sequence)
+        dispatch(subscription: name, now: now, effects: &effects)
     }
 }

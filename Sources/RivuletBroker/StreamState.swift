@@ -114,6 +114,11 @@ struct StreamState {
         let bytesBefore = subscription.outMeter.totalBytes
         if let wake = subscription.dispatch(in: index, now: now, effects: &effects) { requestWake(at: wake) }
         if let due = subscription.nextDue() { requestWake(at: due) }
+        for sequence in subscription.deadLettered {
+            guard let policy = subscription.deadLetterPolicy, let retained = index.messages[sequence] else { continue }
+            effects.deadLetters.append(DeadLetter(message: retained.message, subscription: name, policy: policy))
+        }
+        subscription.deadLettered.removeAll()
         let count = subscription.outMeter.totalCount - countBefore
         if count > 0 { outMeter.record(count: count, bytes: subscription.outMeter.totalBytes - bytesBefore, now: now) }
         subscriptions[name] = subscription

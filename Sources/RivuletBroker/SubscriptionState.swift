@@ -29,6 +29,10 @@ struct SubscriptionState {
     var keyOwners: [String: UInt64] = [:]
     var redeliverMeter = RateMeter()
     var outMeter = RateMeter()
+    /// Set by the latest consumer that asked for a dead letter stream.
+    var deadLetterPolicy: DeadLetterPolicy?
+    /// Sequences that exceeded the redelivery limit and wait to be moved to the dead letter stream.
+    var deadLettered: [UInt64] = []
 
     init(name: String, type: SubscriptionType, markDelete: UInt64) {
         self.name = name
@@ -110,9 +114,20 @@ struct SubscriptionState {
         if let index = consumers.firstIndex(where: { $0.id == consumerId }) {
             consumers[index].inFlight.removeValue(forKey: sequence)
         }
-        redeliveryCounts[sequence, default: 0] += 1
-        pending.insert(sequence)
+        scheduleRedelivery(sequence, now: now)
+    }
+
+    /// Raises the redelivery count and queues the message, or sets it aside for the dead letter stream once
+    /// it was delivered `maxRedeliverCount + 1` times.
+    private mutating func scheduleRedelivery(_ sequence: UInt64, now: Int64) {
+        let count = redeliveryCounts[sequence, default: 0] + 1
+        redeliveryCounts[sequence] = count
         redeliverMeter.record(bytes: 0, now: now)
+        if let policy = deadLetterPolicy, count > policy.maxRedeliverCount {
+            deadLettered.append(sequence)
+        } else {
+            pending.insert(sequence)
+        }
     }
 
     /// Detaches a consumer and queues its unacknowledged messages for the others (or the next one).
@@ -142,9 +157,7 @@ struct SubscriptionState {
         }
         for (sequence, due) in negativelyAcknowledged where due <= now {
             negativelyAcknowledged.removeValue(forKey: sequence)
-            redeliveryCounts[sequence, default: 0] += 1
-            pending.insert(sequence)
-            redeliverMeter.record(bytes: 0, now: now)
+            scheduleRedelivery(sequence, now: now)
         }
         for consumer in consumers {
             guard let timeout = consumer.ackTimeoutMilliseconds else { continue }
@@ -163,4 +176,11 @@ struct SubscriptionState {
         }
         return due
     }
+}
+
+/// Where messages go after too many deliveries: `maxRedeliverCount + 1` deliveries, then the stream `topic`
+/// (nil: `<stream>-<subscription>-DLQ` in the same tenant, fabric and scope).
+struct DeadLetterPolicy: Sendable {
+    var maxRedeliverCount: Int
+    var topic: String?
 }

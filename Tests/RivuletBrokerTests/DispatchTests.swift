@@ -187,3 +187,48 @@ import Testing
         #expect(sinks.allSatisfy { $0.deliveries.count == 1 })
     }
 }
+
+@Suite struct DeadLetterTests {
+    @Test func exceededRedeliveriesMoveToDeadLetterStream() throws {
+        let harness = try Harness()
+        let sink = RecordingSink()
+        let consumer = try harness.subscribe(type: .shared, sink: sink) {
+            $0.maxRedeliverCount = 1
+            $0.negativeAckRedeliveryDelay = .seconds(1)
+        }
+        let id = try harness.publish("poison")
+        consumer.negativeAcknowledge(id)
+        harness.clock.advance(by: .seconds(1))
+        #expect(sink.deliveries.map(\.redeliveryCount) == [0, 1])
+        consumer.negativeAcknowledge(id)
+        harness.clock.advance(by: .seconds(1))
+        #expect(sink.deliveries.count == 2)
+        let deadLetters = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "orders-sub-DLQ")
+        #expect(harness.engine.streamExists(deadLetters))
+        let reader = RecordingSink()
+        _ = try harness.engine.openReader(deadLetters, start: .earliest, receiverQueueSize: 10, sink: reader)
+        #expect(reader.payloads == ["poison"])
+        #expect(try harness.engine.backlog(harness.address).subscriptionBacklogs["sub"] == 0)
+    }
+
+    @Test func namedDeadLetterTopicIsUsed() throws {
+        let harness = try Harness()
+        let consumer = try harness.subscribe(type: .shared, sink: RecordingSink()) {
+            $0.maxRedeliverCount = 1
+            $0.deadLetterTopic = "c8locals.parked"
+            $0.negativeAckRedeliveryDelay = .seconds(1)
+        }
+        let id = try harness.publish("x")
+        for _ in 0..<2 {
+            consumer.negativeAcknowledge(id)
+            harness.clock.advance(by: .seconds(1))
+        }
+        #expect(harness.engine.streamExists(StreamAddress(tenant: "acme", fabric: "_system", scope: .local, name: "parked")))
+    }
+
+    @Test func invalidRedeliveryLimitRejected() throws {
+        let harness = try Harness()
+        #expect(throws: EngineError.self) { try harness.subscribe(sink: RecordingSink()) { $0.maxRedeliverCount = 0 } }
+        #expect(throws: EngineError.self) { try harness.subscribe(sink: RecordingSink()) { $0.deadLetterTopic = "x" } }
+    }
+}
