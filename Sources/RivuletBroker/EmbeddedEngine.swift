@@ -55,19 +55,22 @@ public final class EmbeddedEngine: StreamEngine {
         let deferred = try appendGate.withLock { _ throws(EngineError) -> StreamEffects in
             let id = try catalog.withLock { catalog throws(EngineError) -> UInt64 in
                 guard !catalog.closed else { throw EngineError.unavailable("the engine is shut down") }
-                guard catalog.streams[address] == nil, !catalog.creating.contains(address) else {
+                guard catalog.streams[address] == nil, catalog.creating[address] == nil else {
                     throw EngineError.streamExists("stream '\(address.topic)' already exists")
                 }
-                catalog.creating.insert(address)
+                let group = DispatchGroup()
+                group.enter()
+                catalog.creating[address] = group
                 defer { catalog.nextStreamId += 1 }
                 return catalog.nextStreamId
             }
             let record = CatalogChange.streamCreated(id: id, address: address, createdAt: now).record(timestamp: now)
             return appendLocked([record]) { [self] result in
-                catalog.withLock { catalog in
-                    catalog.creating.remove(address)
+                let group = catalog.withLock { catalog in
                     if case .success = result { catalog.insert(StreamCore(id: id, address: address, createdAt: now)) }
+                    return catalog.creating.removeValue(forKey: address)
                 }
+                group?.leave()
                 waiter.finish(result)
                 return StreamEffects()
             }
@@ -151,6 +154,9 @@ public final class EmbeddedEngine: StreamEngine {
             do {
                 return try createStreamCore(address)
             } catch .streamExists {
+                // Another caller is creating it: wait (bounded) for its record, then use the stream.
+                let group = catalog.withLock { $0.creating[address] }
+                _ = group?.wait(timeout: .now() + .seconds(30))
                 return try stream(address)
             }
         }

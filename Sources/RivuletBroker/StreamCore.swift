@@ -30,8 +30,8 @@ struct FabricKey: Hashable {
 struct Catalog {
     var streams: [StreamAddress: StreamCore] = [:]
     var streamsById: [UInt64: StreamCore] = [:]
-    /// Addresses whose creation record is being appended.
-    var creating: Set<StreamAddress> = []
+    /// Addresses whose creation record is being appended; the group is left once the stream is in the table.
+    var creating: [StreamAddress: DispatchGroup] = [:]
     var nextStreamId: UInt64 = 1
     var ttlSeconds: [FabricKey: Int64] = [:]
     var closed = false

@@ -26,6 +26,8 @@ struct SubscriptionState {
     var consumers: [ConsumerState] = []
     var roundRobinIndex = 0
     /// Key_Shared: the consumer that owns each key while it stays connected. Keyless messages use "".
+    /// NOTE: entries leave only when their consumer does, so a long-lived consumer over many distinct keys
+    /// grows this map; Pulsar's hash ranges would bound it.
     var keyOwners: [String: UInt64] = [:]
     var redeliverMeter = RateMeter()
     var outMeter = RateMeter()

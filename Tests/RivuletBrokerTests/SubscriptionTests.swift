@@ -1,4 +1,6 @@
+import Dispatch
 import RivuletCore
+import Synchronization
 import RivuletStorage
 import Testing
 @testable import RivuletBroker
@@ -238,5 +240,50 @@ import Testing
         try harness.engine.unsubscribeEverywhere(tenant: "acme", fabric: "_system", scope: nil, subscription: "s")
         #expect(try harness.engine.subscriptions(harness.address).isEmpty)
         #expect(try harness.engine.subscriptions(other).isEmpty)
+    }
+}
+
+@Suite struct CheckpointTests {
+    @Test func growthTriggersCheckpointAndReplayResumesAfterIt() throws {
+        let harness = try Harness(configuration: BrokerConfiguration(checkpointIntervalBytes: 5))
+        try harness.engine.createStream(harness.address)
+        let sink = RecordingSink()
+        let consumer = try harness.subscribe(sink: sink) { $0.type = .shared }
+        let ids = try harness.publish(count: 8)
+        harness.engine.checkpointQueue.sync {}
+        let checkpoint = try #require(try harness.log.latestCheckpoint())
+        #expect(checkpoint.position > LogPosition(0))
+        consumer.acknowledge(ids[0])
+        consumer.acknowledge(ids[5])
+        try harness.publish("late")
+        harness.engine.checkpointQueue.sync {}
+
+        let restarted = try harness.restarted()
+        let after = RecordingSink()
+        _ = try restarted.subscribe(sink: after) { $0.type = .shared }
+        #expect(after.payloads == ["m1", "m2", "m3", "m4", "m6", "m7", "late"])
+        #expect(try restarted.publish("next").sequence == 10)
+    }
+
+    @Test func concurrentAutoCreateOpensOneStream() throws {
+        let log = AsyncLog()
+        let engine = try EmbeddedEngine(log: log, configuration: BrokerConfiguration(), logger: Logger(label: "b", sink: MemorySink()), clock: ManualClock())
+        let address = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "auto")
+        let failures = Atomic<Int>(0)
+        let done = DispatchSemaphore(value: 0)
+        for index in 0..<4 {
+            DispatchQueue.global().async {
+                do {
+                    _ = try engine.openProducer(address, name: "p\(index)", remoteAddress: "a", createIfMissing: true)
+                } catch {
+                    failures.add(1, ordering: .relaxed)
+                }
+                done.signal()
+            }
+        }
+        for _ in 0..<4 { #expect(done.wait(timeout: .now() + .seconds(10)) == .success) }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(engine.listStreams(tenant: "acme", fabric: "_system", scope: nil).count == 1)
+        #expect(try engine.stats(address).publishers.count == 4)
     }
 }
