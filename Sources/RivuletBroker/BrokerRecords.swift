@@ -70,9 +70,11 @@ enum CursorChange: Equatable {
 
 /// Cursor changes of one stream, batched into one `.cursor` record (record `streamId` = the stream).
 ///
-/// Body layout, little-endian: u8 version (1), u32 change count, then per change u8 kind and the
-/// subscription name (u32 length plus UTF-8) followed by: kind 1 created: u64 markDelete; kind 2
-/// acknowledged: u32 range count, then (u64 first, u64 last) inclusive ranges; kind 3 deleted: nothing.
+/// Body layout, little-endian: u8 version (1), u32 change count, then per change a u8 kind and the
+/// subscription name (u32 length plus UTF-8). After the name:
+/// - kind 1, created: u64 markDelete;
+/// - kind 2, acknowledged: u32 range count, then (u64 first, u64 last) inclusive ranges;
+/// - kind 3, deleted: nothing.
 enum CursorRecord {
     static func record(streamId: UInt64, changes: [CursorChange], timestamp: Int64) -> LogRecord {
         var writer = ByteWriter()

@@ -96,6 +96,7 @@ extension EmbeddedEngine {
         }
         var options = options
         if options.ackTimeout == .zero { options.ackTimeout = nil }
+
         let core = try streamCreatingIfMissing(address, create: createIfMissing)
         let outbox = SinkOutbox(sink: sink)
         let request = ConsumerRequest(
@@ -106,6 +107,7 @@ extension EmbeddedEngine {
             guard !state.deleted else { throw EngineError.streamNotFound("stream '\(address.topic)' not found") }
             return try state.attachConsumer(request, now: now, effects: &effects)
         }
+
         let handle = EngineConsumer(engine: self, core: core, id: attached.id, subscription: options.subscription, outbox: outbox)
         if attached.created {
             if case .failure(let error)? = flushCursorChanges(core)?.wait().0 {

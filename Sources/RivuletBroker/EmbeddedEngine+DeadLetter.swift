@@ -3,8 +3,8 @@ import RivuletCore
 extension EmbeddedEngine {
     /// Publishes a copy of the message to the dead letter stream (created on demand), then acknowledges the
     /// original on its subscription. When that fails, the message goes back to the subscription.
-    /// NOTE: creating the stream waits for its catalog record, so this must not run on the log's completion thread;
-    /// today dead letters arise only in timer callbacks and consumer closes.
+    /// NOTE: creating the stream waits for its catalog record, so this must not run on the log's completion thread.
+    /// Dead letters arise only in timer callbacks and consumer closes today.
     func forwardToDeadLetterStream(_ letter: DeadLetter) {
         let id = letter.message.id
         guard let source = catalog.withLock({ $0.streamsById[id.streamId] }) else { return }
@@ -43,8 +43,8 @@ extension EmbeddedEngine {
         }
     }
 
-    /// The dead letter stream's address: `topic` as a prefixed topic, a `persistent://` name or a bare name in
-    /// the source's scope; by default `<stream>-<subscription>-DLQ`. Nil when the name is not a valid stream name.
+    /// Builds the dead letter stream's address from `topic`: a prefixed topic, a `persistent://` name or a bare
+    /// name in the source's scope, by default `<stream>-<subscription>-DLQ`. Returns nil for an invalid stream name.
     func deadLetterAddress(of source: StreamAddress, subscription: String, topic: String?) -> StreamAddress? {
         var address = source
         if var topic {

@@ -40,7 +40,7 @@ extension EmbeddedEngine {
         }
     }
 
-    /// `mutate` for bodies that cannot fail, performing the effects at once.
+    /// Runs `mutate` with a body that cannot fail and performs the effects at once.
     func update(_ core: StreamCore, _ body: (inout StreamState, Int64, inout StreamEffects) -> Void) {
         let (_, effects) = mutate(core) { state, now, effects in body(&state, now, &effects) }
         perform(effects)

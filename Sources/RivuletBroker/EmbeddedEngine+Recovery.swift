@@ -1,7 +1,7 @@
 import RivuletCore
 import RivuletStorage
 
-/// What recovery rebuilt and skipped, for its summary line.
+/// Counts of records recovery replayed and skipped, for its summary line.
 struct RecoveryCounts {
     var records = 0
     var messages = 0

@@ -17,8 +17,8 @@ public final class EmbeddedEngine: StreamEngine {
     let logger: Logger
     let clock: any BrokerClock
 
-    // Held while reserving a sequence or catalog change and calling `log.append`, so records reach the log in
-    // the order they were decided; a checkpoint holds it to read the log position and the append ticket.
+    // Taken while reserving a sequence or catalog change and calling `log.append`, so records reach the log in
+    // the order they were decided. A checkpoint takes it to read the log position and the append ticket.
     let appendGate = Mutex(())
     let inFlight = InFlightAppends()
     // Guards the stream table, id assignment, fabric TTLs and the closed flag.
@@ -138,7 +138,7 @@ public final class EmbeddedEngine: StreamEngine {
             .sorted { ($0.address.scope.rawValue, $0.address.name) < ($1.address.scope.rawValue, $1.address.name) }
     }
 
-    /// The live stream at `address`; throws `streamNotFound`, or `unavailable` after shutdown.
+    /// Returns the live stream at `address`. Throws `streamNotFound`, or `unavailable` after shutdown.
     func stream(_ address: StreamAddress) throws(EngineError) -> StreamCore {
         try catalog.withLock { catalog throws(EngineError) -> StreamCore in
             guard !catalog.closed else { throw EngineError.unavailable("the engine is shut down") }

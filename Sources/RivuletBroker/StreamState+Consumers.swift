@@ -1,6 +1,6 @@
 import RivuletCore
 
-/// What a consumer needs to attach; built by the engine from `ConsumerOptions`.
+/// Settings of a consumer being attached, built by the engine from `ConsumerOptions`.
 struct ConsumerRequest {
     var options: ConsumerOptions
     var name: String

@@ -32,7 +32,7 @@ struct MessageIndex {
         storageBytes -= removed.sizeBytes
     }
 
-    /// The lowest retained sequence, moving `lowestRetained` past removed ones.
+    /// Returns the lowest retained sequence and moves `lowestRetained` past removed ones.
     mutating func firstRetained() -> UInt64? {
         while lowestRetained <= lastVisible, messages[lowestRetained] == nil { lowestRetained += 1 }
         return lowestRetained <= lastVisible ? lowestRetained : nil

@@ -15,7 +15,7 @@ struct SubscriptionState {
     /// Sequences below `readPosition` waiting for (re)delivery: returned by a closing consumer, nacked and due,
     /// timed out, delayed and due, or held back for a busy Key_Shared consumer.
     var pending: Set<UInt64> = []
-    /// Sequence to the consumer that holds it unacknowledged.
+    /// Sequence to the consumer it was delivered to and that has not acknowledged it.
     var outstanding: [UInt64: UInt64] = [:]
     var redeliveryCounts: [UInt64: Int] = [:]
     /// Sequence to its deliverAt, for messages not yet due.
@@ -180,8 +180,8 @@ struct SubscriptionState {
     }
 }
 
-/// Where messages go after too many deliveries: `maxRedeliverCount + 1` deliveries, then the stream `topic`
-/// (nil: `<stream>-<subscription>-DLQ` in the same tenant, fabric and scope).
+/// Redelivery limit of a subscription. After `maxRedeliverCount + 1` deliveries a message moves to the stream
+/// `topic`, or to `<stream>-<subscription>-DLQ` in the same tenant, fabric and scope when `topic` is nil.
 struct DeadLetterPolicy: Sendable {
     var maxRedeliverCount: Int
     var topic: String?

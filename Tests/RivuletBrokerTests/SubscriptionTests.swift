@@ -53,7 +53,7 @@ import Testing
         consumer.acknowledge(ids[1])
         consumer.acknowledge(ids[3])
 
-        // No shutdown: the new engine sees only what reached the log.
+        // No shutdown: the new engine recovers only what reached the log.
         let restarted = try harness.restarted()
         let after = RecordingSink()
         _ = try restarted.subscribe(sink: after)
