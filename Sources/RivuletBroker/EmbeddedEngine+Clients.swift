@@ -110,7 +110,7 @@ extension EmbeddedEngine {
 
         let handle = EngineConsumer(engine: self, core: core, id: attached.id, subscription: options.subscription, outbox: outbox)
         if attached.created {
-            if case .failure(let error)? = flushCursorChanges(core)?.wait().0 {
+            if case .failure(let error)? = flushCursorChanges(core, force: true)?.wait().0 {
                 handle.close()
                 throw .storageFailure("subscription '\(options.subscription)' was not created: \(error)")
             }
@@ -177,7 +177,7 @@ extension EmbeddedEngine {
 
     /// Persists a deletion queued by `StreamState.deleteSubscription` and logs it.
     func persistSubscriptionDeletion(_ core: StreamCore, subscription: String, effects: StreamEffects) throws(EngineError) {
-        if case .failure(let error)? = flushCursorChanges(core)?.wait().0 {
+        if case .failure(let error)? = flushCursorChanges(core, force: true)?.wait().0 {
             throw .storageFailure("deletion of subscription '\(subscription)' was not persisted: \(error)")
         }
         perform(effects)

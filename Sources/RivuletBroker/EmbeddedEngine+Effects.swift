@@ -58,14 +58,21 @@ extension EmbeddedEngine {
         }
     }
 
-    /// Appends the stream's queued cursor changes as one record. Returns a waiter for that append, or nil when
-    /// nothing was queued (another thread may have taken the changes into its own record).
-    func flushCursorChanges(_ core: StreamCore) -> AppendWaiter? {
+    /// Appends the stream's queued cursor changes as one record. Unless `force` is set, it waits while another
+    /// cursor record of the stream is in flight, whose completion flushes again, so acknowledgements batch up.
+    /// Returns a waiter for the append, or nil when nothing was appended now.
+    func flushCursorChanges(_ core: StreamCore, force: Bool = false) -> AppendWaiter? {
         let now = clock.nowMilliseconds
         let (deferred, waiter) = appendGate.withLock { _ -> (StreamEffects, AppendWaiter?) in
             let changes = core.state.withLock { state -> [CursorChange] in
+                guard !state.deleted else {
+                    state.pendingCursorChanges.removeAll()
+                    return []
+                }
+                guard force || state.cursorAppendsInFlight == 0, !state.pendingCursorChanges.isEmpty else { return [] }
+                state.cursorAppendsInFlight += 1
                 defer { state.pendingCursorChanges.removeAll() }
-                return state.deleted ? [] : state.pendingCursorChanges
+                return state.pendingCursorChanges
             }
             guard !changes.isEmpty else { return (StreamEffects(), nil) }
             let waiter = AppendWaiter()
@@ -74,8 +81,14 @@ extension EmbeddedEngine {
                 if case .failure(let error) = result {
                     logger.warning("cursor changes not persisted", ["stream": core.address.description, "error": "\(error)"])
                 }
+                let effects = core.state.withLock { state -> StreamEffects in
+                    state.cursorAppendsInFlight -= 1
+                    var effects = StreamEffects()
+                    if state.cursorAppendsInFlight == 0, !state.pendingCursorChanges.isEmpty { effects.cursorStreams.append(core) }
+                    return effects
+                }
                 waiter.finish(result)
-                return StreamEffects()
+                return effects
             }
             return (effects, waiter)
         }

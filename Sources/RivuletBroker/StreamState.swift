@@ -55,6 +55,9 @@ struct StreamState {
     var nextConnectionId: UInt64 = 1
     /// Cursor changes applied in memory and not yet appended to the log.
     var pendingCursorChanges: [CursorChange] = []
+    /// Cursor records appended and not yet completed. While one is in flight, acknowledgements collect in
+    /// `pendingCursorChanges` and go out in one record when it completes.
+    var cursorAppendsInFlight = 0
     var inMeter = RateMeter()
     var outMeter = RateMeter()
     /// Earliest time a timer is wanted, the time the armed timer fires, and that timer.

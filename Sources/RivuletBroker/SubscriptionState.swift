@@ -64,8 +64,8 @@ struct SubscriptionState {
             if range.lowerBound <= markDelete + 1 {
                 guard upper > markDelete else { continue }
                 appliedRanges.append((markDelete + 1)...upper)
+                dropTracking(from: markDelete + 1, through: upper)
                 markDelete = upper
-                dropTracking(atOrBelow: upper)
             } else {
                 for sequence in range.lowerBound...upper where log.messages[sequence] != nil && !isConsumed(sequence) {
                     acknowledged.insert(sequence)
@@ -99,7 +99,16 @@ struct SubscriptionState {
         redeliveryCounts.removeValue(forKey: sequence)
     }
 
-    private mutating func dropTracking(atOrBelow sequence: UInt64) {
+    /// Forgets every sequence in `first...last`: one by one for a short span (the common in-order ack), by
+    /// filtering each collection for a long one (cumulative acks, cleared backlogs, expiry).
+    private mutating func dropTracking(from first: UInt64, through sequence: UInt64) {
+        if sequence - first < 256 {
+            for tracked in first...sequence {
+                acknowledged.remove(tracked)
+                dropTracking(of: tracked)
+            }
+            return
+        }
         acknowledged = acknowledged.filter { $0 > sequence }
         for tracked in outstanding.keys where tracked <= sequence { dropTracking(of: tracked) }
         pending = pending.filter { $0 > sequence }

@@ -20,6 +20,15 @@ final class AsyncLog: RecordLog {
         failing.withLock { $0 = value }
     }
 
+    /// Holds appends queued from now on until `resume()`, like a writer stuck in a long fsync.
+    func pause() {
+        writer.suspend()
+    }
+
+    func resume() {
+        writer.resume()
+    }
+
     /// Blocks until every append queued so far has completed.
     func waitForWriter() {
         writer.sync {}

@@ -91,3 +91,35 @@ import Testing
         #expect(try engine.backlog(address).subscriptionBacklogs["work"] == 0)
     }
 }
+
+@Suite struct CursorBatchingTests {
+    @Test func acknowledgementsShareCursorRecords() throws {
+        let log = AsyncLog()
+        let engine = try EmbeddedEngine(log: log, configuration: BrokerConfiguration(), logger: Logger(label: "b", sink: MemorySink()), clock: ManualClock())
+        let address = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "orders")
+        try engine.createStream(address)
+        let sink = RecordingSink()
+        let consumer = try engine.subscribe(address, options: ConsumerOptions(subscription: "s"), remoteAddress: "a", createIfMissing: false, sink: sink)
+        let ids = try (0..<50).map { index in
+            try wait { engine.publish(address, PublishRequest(payload: [UInt8(index)]), completion: $0) }
+        }
+        log.waitForWriter()
+        let before = cursorRecordCount(log.base)
+        log.pause()
+        for id in ids { consumer.acknowledge(id) }
+        log.resume()
+        log.waitForWriter()
+        log.waitForWriter()
+        // The first ack's record was in flight while the other 49 arrived, so they share the second record.
+        #expect(cursorRecordCount(log.base) - before == 2)
+
+        let restarted = try EmbeddedEngine(log: log, configuration: BrokerConfiguration(), logger: Logger(label: "b", sink: MemorySink()), clock: ManualClock())
+        #expect(try restarted.backlog(address).subscriptionBacklogs["s"] == 0)
+    }
+
+    private func cursorRecordCount(_ log: MemoryLog) -> Int {
+        var count = 0
+        try? log.replay(from: .zero) { _, record in if record.type == .cursor { count += 1 } }
+        return count
+    }
+}
