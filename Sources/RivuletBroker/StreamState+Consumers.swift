@@ -92,6 +92,7 @@ extension StreamState {
         for consumer in subscription.consumers { consumer.outbox.detach() }
         subscriptions.removeValue(forKey: name)
         queueCursorChange(.deleted(subscription: name))
+        if index.lastVisible > 0 { removeConsumedByAll([1...index.lastVisible]) }
     }
 
     /// Marks every visible message consumed for the subscription.
@@ -114,15 +115,17 @@ extension StreamState {
     mutating func removeConsumedByAll(_ ranges: [ClosedRange<UInt64>]) {
         guard !subscriptions.isEmpty else { return }
         let floor = subscriptions.values.map(\.markDelete).min() ?? 0
-        while index.lowestRetained <= floor {
-            index.remove(index.lowestRetained)
-            index.lowestRetained += 1
+        if let first = index.firstRetained(), first <= floor {
+            for sequence in first...floor { index.remove(sequence) }
         }
-        for range in ranges {
-            for sequence in max(range.lowerBound, floor + 1)...max(range.upperBound, floor + 1)
-            where range.contains(sequence) && index.messages[sequence] != nil
-                && subscriptions.values.allSatisfy({ $0.isConsumed(sequence) })
-            {
+        index.lowestRetained = max(index.lowestRetained, floor + 1)
+        for range in ranges where range.upperBound > floor {
+            let candidates = max(range.lowerBound, floor + 1)...range.upperBound
+            // Walk whichever is shorter: the range or the retained messages.
+            let sequences = candidates.count <= index.messages.count
+                ? Array(candidates) : index.messages.keys.filter { candidates.contains($0) }
+            for sequence in sequences
+            where index.messages[sequence] != nil && subscriptions.values.allSatisfy({ $0.isConsumed(sequence) }) {
                 index.remove(sequence)
             }
         }

@@ -118,3 +118,25 @@ import Testing
         #expect(lines.count == 3)
     }
 }
+
+@Suite struct SubscriptionDeletionRetentionTests {
+    @Test func deletingLaggingSubscriptionDropsConsumed() throws {
+        let harness = try Harness()
+        let fast = try harness.subscribe("fast", sink: RecordingSink())
+        let slow = try harness.subscribe("slow", sink: RecordingSink())
+        let ids = try harness.publish(count: 4)
+        for id in ids.prefix(3) { fast.acknowledge(id) }
+        #expect(try harness.engine.backlog(harness.address).totalMessages == 4)
+        slow.close()
+        try harness.engine.deleteSubscription(harness.address, subscription: "slow")
+        #expect(try harness.engine.backlog(harness.address).totalMessages == 1)
+    }
+
+    @Test func lastSubscriptionDeletedKeepsMessagesForTTL() throws {
+        let harness = try Harness()
+        let consumer = try harness.subscribe(sink: RecordingSink())
+        try harness.publish(count: 2)
+        try consumer.unsubscribe()
+        #expect(try harness.engine.backlog(harness.address).totalMessages == 2)
+    }
+}
