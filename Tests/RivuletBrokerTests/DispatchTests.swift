@@ -116,6 +116,21 @@ import Testing
         #expect(sink.deliveries.last?.redeliveryCount == 1)
     }
 
+    @Test func redeliveryTakesNoSecondCredit() throws {
+        let harness = try Harness()
+        let sink = RecordingSink()
+        let consumer = try harness.subscribe(sink: sink) {
+            $0.receiverQueueSize = 1
+            $0.ackTimeout = .seconds(5)
+        }
+        let ids = try harness.publish(count: 2)
+        harness.clock.advance(by: .seconds(5))
+        #expect(sink.ids == [ids[0], ids[0]])
+        #expect(try harness.engine.stats(harness.address).subscriptions["sub"]?.consumers.first?.unackedMessages == 1)
+        consumer.acknowledge(ids[0])
+        #expect(sink.ids == [ids[0], ids[0], ids[1]])
+    }
+
     @Test func shortAckTimeoutRejected() throws {
         let harness = try Harness()
         #expect(throws: EngineError.self) {
