@@ -5,6 +5,11 @@ import Synchronization
 import Testing
 @testable import RivuletBroker
 
+/// Tests that block their thread on completions from other threads. They run one at a time, because on a
+/// two-core machine parallel blocked tests starve the dispatch thread pool and stall for about a second.
+@Suite(.serialized) enum ThreadedTests {}
+
+extension ThreadedTests {
 @Suite struct AsyncLogTests {
     private let address = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "orders")
 
@@ -92,6 +97,46 @@ import Testing
     }
 }
 
+@Suite struct ChurnTests {
+    @Test func consumerChurnLosesNothing() throws {
+        let log = AsyncLog()
+        let engine = try EmbeddedEngine(log: log, configuration: BrokerConfiguration(), logger: Logger(label: "b", sink: MemorySink()), clock: ManualClock())
+        let address = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "orders")
+        try engine.createStream(address)
+        var options = ConsumerOptions(subscription: "work")
+        options.type = .shared
+        options.receiverQueueSize = 3
+        let handles = Mutex<[any ConsumerHandle]>([])
+        for _ in 0..<2 {
+            let sink = RecordingSink(onDeliver: { delivery in handles.withLock { $0 }.first?.acknowledge(delivery.message.id) })
+            let handle = try engine.subscribe(address, options: options, remoteAddress: "a", createIfMissing: false, sink: sink)
+            handles.withLock { $0.append(handle) }
+        }
+        let done = DispatchSemaphore(value: 0)
+        let churnOptions = options
+        DispatchQueue.global().async {
+            for _ in 0..<30 {
+                let idle = try? engine.subscribe(address, options: churnOptions, remoteAddress: "b", createIfMissing: false, sink: RecordingSink())
+                idle?.close()
+            }
+            done.signal()
+        }
+        for producer in 0..<2 {
+            DispatchQueue.global().async {
+                for index in 0..<100 {
+                    _ = try? wait { engine.publish(address, PublishRequest(payload: [UInt8(producer), UInt8(index)]), completion: $0) }
+                }
+                done.signal()
+            }
+        }
+        for _ in 0..<3 { #expect(done.wait(timeout: .now() + .seconds(20)) == .success) }
+        log.waitForWriter()
+        log.waitForWriter()
+        #expect(try engine.stats(address).msgInCounter == 200)
+        #expect(try engine.backlog(address).subscriptionBacklogs["work"] == 0)
+    }
+}
+
 @Suite struct CursorBatchingTests {
     @Test func acknowledgementsShareCursorRecords() throws {
         let log = AsyncLog()
@@ -122,4 +167,5 @@ import Testing
         try? log.replay(from: .zero) { _, record in if record.type == .cursor { count += 1 } }
         return count
     }
+}
 }

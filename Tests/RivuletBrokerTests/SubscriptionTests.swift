@@ -264,26 +264,30 @@ import Testing
         #expect(after.payloads == ["m1", "m2", "m3", "m4", "m6", "m7", "late"])
         #expect(try restarted.publish("next").sequence == 10)
     }
+}
 
-    @Test func concurrentAutoCreateOpensOneStream() throws {
-        let log = AsyncLog()
-        let engine = try EmbeddedEngine(log: log, configuration: BrokerConfiguration(), logger: Logger(label: "b", sink: MemorySink()), clock: ManualClock())
-        let address = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "auto")
-        let failures = Atomic<Int>(0)
-        let done = DispatchSemaphore(value: 0)
-        for index in 0..<4 {
-            DispatchQueue.global().async {
-                do {
-                    _ = try engine.openProducer(address, name: "p\(index)", remoteAddress: "a", createIfMissing: true)
-                } catch {
-                    failures.add(1, ordering: .relaxed)
+extension ThreadedTests {
+    @Suite struct AutoCreateTests {
+        @Test func concurrentAutoCreateOpensOneStream() throws {
+            let log = AsyncLog()
+            let engine = try EmbeddedEngine(log: log, configuration: BrokerConfiguration(), logger: Logger(label: "b", sink: MemorySink()), clock: ManualClock())
+            let address = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "auto")
+            let failures = Atomic<Int>(0)
+            let done = DispatchSemaphore(value: 0)
+            for index in 0..<4 {
+                DispatchQueue.global().async {
+                    do {
+                        _ = try engine.openProducer(address, name: "p\(index)", remoteAddress: "a", createIfMissing: true)
+                    } catch {
+                        failures.add(1, ordering: .relaxed)
+                    }
+                    done.signal()
                 }
-                done.signal()
             }
+            for _ in 0..<4 { #expect(done.wait(timeout: .now() + .seconds(10)) == .success) }
+            #expect(failures.load(ordering: .relaxed) == 0)
+            #expect(engine.listStreams(tenant: "acme", fabric: "_system", scope: nil).count == 1)
+            #expect(try engine.stats(address).publishers.count == 4)
         }
-        for _ in 0..<4 { #expect(done.wait(timeout: .now() + .seconds(10)) == .success) }
-        #expect(failures.load(ordering: .relaxed) == 0)
-        #expect(engine.listStreams(tenant: "acme", fabric: "_system", scope: nil).count == 1)
-        #expect(try engine.stats(address).publishers.count == 4)
     }
 }
