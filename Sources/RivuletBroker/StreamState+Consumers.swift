@@ -28,7 +28,7 @@ extension StreamState {
         } else if subscriptions[name] == nil {
             let markDelete = options.initialPosition == .latest ? index.lastVisible : (index.firstRetained() ?? index.lastVisible + 1) - 1
             subscriptions[name] = SubscriptionState(name: name, type: options.type, markDelete: markDelete)
-            queueCursorChange(.created(subscription: name, markDelete: markDelete))
+            queueCursorChange(.created(subscription: name, markDelete: markDelete, type: options.type))
             created = true
         }
         let id = makeConnectionId()

@@ -27,7 +27,7 @@ import Testing
 
     @Test func cursorRecordRoundTrips() throws {
         let changes: [CursorChange] = [
-            .created(subscription: "s", markDelete: 4),
+            .created(subscription: "s", markDelete: 4, type: .keyShared),
             .acknowledged(subscription: "s", ranges: [5...5, 7...9]),
             .deleted(subscription: "t"),
         ]

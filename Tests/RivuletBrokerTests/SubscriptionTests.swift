@@ -62,6 +62,13 @@ import Testing
         #expect(try restarted.engine.backlog(harness.address).subscriptionBacklogs["sub"] == 2)
     }
 
+    @Test func restartKeepsSubscriptionType() throws {
+        let harness = try Harness()
+        try harness.subscribe(type: .failover, sink: RecordingSink()).close()
+        let restarted = try harness.restarted()
+        #expect(try restarted.engine.stats(harness.address).subscriptions["sub"]?.type == .failover)
+    }
+
     @Test func restartFromCheckpointKeepsState() throws {
         let harness = try Harness()
         try harness.engine.createStream(harness.address)
