@@ -112,6 +112,10 @@ extension EmbeddedEngine {
         if attached.created {
             if case .failure(let error)? = flushCursorChanges(core, force: true)?.wait().0 {
                 handle.close()
+                let subscription = options.subscription
+                update(core) { state, _, _ in
+                    if state.subscriptions[subscription]?.consumers.isEmpty == true { state.subscriptions.removeValue(forKey: subscription) }
+                }
                 throw .storageFailure("subscription '\(options.subscription)' was not created: \(error)")
             }
             logger.info("subscription created", [

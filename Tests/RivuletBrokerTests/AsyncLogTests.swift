@@ -46,6 +46,10 @@ extension ThreadedTests {
         log.setFailing(true)
         #expect(throws: EngineError.self) { try wait { engine.publish(address, PublishRequest(payload: [2]), completion: $0) } }
         #expect(throws: EngineError.self) { try engine.createStream(StreamAddress(tenant: "acme", fabric: "_system", scope: .local, name: "x")) }
+        #expect(throws: EngineError.self) {
+            try engine.subscribe(address, options: ConsumerOptions(subscription: "lost"), remoteAddress: "a", createIfMissing: false, sink: RecordingSink())
+        }
+        #expect(try engine.subscriptions(address) == ["s"])
         log.setFailing(false)
         let third = try wait { engine.publish(address, PublishRequest(payload: [3]), completion: $0) }
         log.waitForWriter()
