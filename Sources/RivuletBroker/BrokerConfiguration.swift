@@ -32,7 +32,7 @@ public struct BrokerConfiguration: Sendable {
         self.generatedProducerNamePrefix = generatedProducerNamePrefix
     }
 
-    /// The window a consumer or reader gets for a requested `receiverQueueSize`: capped at the maximum, 0 means 1.
+    /// Returns the window for a requested `receiverQueueSize`, capped at the maximum, with 0 meaning 1.
     func effectiveWindow(_ requested: Int) -> Int {
         max(1, min(requested, maxReceiverQueueSize))
     }

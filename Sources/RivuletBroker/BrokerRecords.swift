@@ -55,24 +55,27 @@ enum CatalogChange: Equatable {
 
 /// One change to a subscription's durable cursor.
 enum CursorChange: Equatable {
-    /// Created with every sequence up to `markDelete` consumed.
-    case created(subscription: String, markDelete: UInt64)
+    /// Created with every sequence up to `markDelete` consumed, for consumers of `type`.
+    case created(subscription: String, markDelete: UInt64, type: SubscriptionType)
     /// Inclusive sequence ranges acknowledged (individual acks, cumulative acks, cleared backlog, expiry).
     case acknowledged(subscription: String, ranges: [ClosedRange<UInt64>])
     case deleted(subscription: String)
 
     var subscription: String {
         switch self {
-        case .created(let name, _), .acknowledged(let name, _), .deleted(let name): name
+        case .created(let name, _, _), .acknowledged(let name, _), .deleted(let name): name
         }
     }
 }
 
 /// Cursor changes of one stream, batched into one `.cursor` record (record `streamId` = the stream).
 ///
-/// Body layout, little-endian: u8 version (1), u32 change count, then per change u8 kind and the
-/// subscription name (u32 length plus UTF-8) followed by: kind 1 created: u64 markDelete; kind 2
-/// acknowledged: u32 range count, then (u64 first, u64 last) inclusive ranges; kind 3 deleted: nothing.
+/// Body layout, little-endian: u8 version (1), u32 change count, then per change a u8 kind and the
+/// subscription name (u32 length plus UTF-8). After the name:
+/// - kind 1, created: u64 markDelete, u8 type (0 Exclusive, 1 Shared, 2 Failover, 3 Key_Shared) of the
+///   first consumer (a later type change lives in memory and checkpoints only);
+/// - kind 2, acknowledged: u32 range count, then (u64 first, u64 last) inclusive ranges;
+/// - kind 3, deleted: nothing.
 enum CursorRecord {
     static func record(streamId: UInt64, changes: [CursorChange], timestamp: Int64) -> LogRecord {
         var writer = ByteWriter()
@@ -80,10 +83,11 @@ enum CursorRecord {
         writer.write(UInt32(changes.count))
         for change in changes {
             switch change {
-            case .created(let name, let markDelete):
+            case .created(let name, let markDelete, let type):
                 writer.write(UInt8(1))
                 writer.write(name)
                 writer.write(markDelete)
+                writer.write(SubscriptionType.storedCodes[type] ?? 0)
             case .acknowledged(let name, let ranges):
                 writer.write(UInt8(2))
                 writer.write(name)
@@ -110,7 +114,12 @@ enum CursorRecord {
             let name = try reader.readString()
             switch kind {
             case 1:
-                changes.append(.created(subscription: name, markDelete: try reader.readUInt64()))
+                let markDelete = try reader.readUInt64()
+                let code = try reader.readUInt8()
+                guard let type = SubscriptionType.storedCodes.first(where: { $0.value == code })?.key else {
+                    throw ByteReaderError(reason: "unknown subscription type \(code)")
+                }
+                changes.append(.created(subscription: name, markDelete: markDelete, type: type))
             case 2:
                 let rangeCount = try reader.readCount(minimumBytesEach: 16)
                 var ranges: [ClosedRange<UInt64>] = []
@@ -142,4 +151,9 @@ enum CursorRecord {
         }
         return ranges
     }
+}
+
+extension SubscriptionType {
+    /// Codes of the types in cursor records and checkpoints. Stored on disk: never renumber them.
+    static let storedCodes: [SubscriptionType: UInt8] = [.exclusive: 0, .shared: 1, .failover: 2, .keyShared: 3]
 }

@@ -16,7 +16,7 @@ struct ByteWriter {
 
     mutating func write(_ value: String) { write(Array(value.utf8)) }
 
-    /// A 32-bit length followed by the bytes.
+    /// Writes a 32-bit length followed by the bytes.
     mutating func write(_ value: [UInt8]) {
         write(UInt32(value.count))
         bytes.append(contentsOf: value)

@@ -47,8 +47,6 @@ struct CheckpointState: Equatable {
     var ttls: [FabricTTL]
     var streams: [Stream]
 
-    private static let types: [SubscriptionType] = [.exclusive, .shared, .failover, .keyShared]
-
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(UInt8(1))
@@ -80,7 +78,7 @@ struct CheckpointState: Equatable {
         writer.write(UInt32(stream.subscriptions.count))
         for subscription in stream.subscriptions {
             writer.write(subscription.name)
-            writer.write(UInt8(types.firstIndex(of: subscription.type) ?? 0))
+            writer.write(SubscriptionType.storedCodes[subscription.type] ?? 0)
             writer.write(subscription.markDelete)
             writer.write(UInt32(subscription.acknowledged.count))
             for sequence in subscription.acknowledged { writer.write(sequence) }
@@ -123,12 +121,14 @@ struct CheckpointState: Equatable {
         var subscriptions: [Subscription] = []
         for _ in 0..<(try reader.readCount(minimumBytesEach: 17)) {
             let subscriptionName = try reader.readString()
-            let typeIndex = Int(try reader.readUInt8())
-            guard typeIndex < types.count else { throw ByteReaderError(reason: "unknown subscription type \(typeIndex)") }
+            let code = try reader.readUInt8()
+            guard let type = SubscriptionType.storedCodes.first(where: { $0.value == code })?.key else {
+                throw ByteReaderError(reason: "unknown subscription type \(code)")
+            }
             let markDelete = try reader.readUInt64()
             var acknowledged: [UInt64] = []
             for _ in 0..<(try reader.readCount(minimumBytesEach: 8)) { acknowledged.append(try reader.readUInt64()) }
-            subscriptions.append(Subscription(name: subscriptionName, type: types[typeIndex], markDelete: markDelete, acknowledged: acknowledged))
+            subscriptions.append(Subscription(name: subscriptionName, type: type, markDelete: markDelete, acknowledged: acknowledged))
         }
         let address = StreamAddress(tenant: tenant, fabric: fabric, scope: scope, name: name)
         return Stream(id: id, address: address, createdAt: createdAt, lastSequence: lastSequence, messages: messages, subscriptions: subscriptions)

@@ -1,6 +1,6 @@
 import RivuletCore
 
-/// One consumer attached to a subscription, as the stream state machine sees it.
+/// One consumer attached to a subscription, as the stream state machine tracks it.
 struct ConsumerState {
     let id: UInt64
     let name: String

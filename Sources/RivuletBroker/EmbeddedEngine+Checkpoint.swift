@@ -32,7 +32,7 @@ extension EmbeddedEngine {
         logger.debug("checkpoint written", ["position": "\(position)", "releasedBefore": "\(releasable)"])
     }
 
-    /// The state as a checkpoint, and the log position of the oldest retained message.
+    /// Captures the state as a checkpoint, with the log position of the oldest retained message.
     private func snapshotState() -> (CheckpointState, LogPosition?) {
         let (cores, ttls, nextStreamId) = catalog.withLock { catalog in
             (catalog.streams.values.sorted { $0.id < $1.id }, catalog.ttlSeconds, catalog.nextStreamId)

@@ -27,6 +27,7 @@ extension EmbeddedEngine {
         }
         let outcome = appendGate.withLock { _ -> Result<StreamEffects, EngineError> in
             let now = clock.nowMilliseconds
+            guard !catalog.withLock({ $0.closed }) else { return .failure(.unavailable("the engine is shut down")) }
             guard let sequence = core.state.withLock({ $0.assignSequence() }) else {
                 return .failure(.streamNotFound("stream '\(core.address.topic)' not found"))
             }
@@ -87,8 +88,15 @@ extension EmbeddedEngine {
         if let timeout = options.ackTimeout, timeout < .seconds(1), timeout != .zero {
             throw .invalidArgument("ackTimeout \(timeout) is invalid: use 0 (off) or at least 1 second")
         }
+        if let count = options.maxRedeliverCount, count <= 0 {
+            throw .invalidArgument("maxRedeliverCount \(count) is invalid: use 1 or more")
+        }
+        if options.deadLetterTopic != nil, options.maxRedeliverCount == nil {
+            throw .invalidArgument("deadLetterTopic needs maxRedeliverCount: set both")
+        }
         var options = options
         if options.ackTimeout == .zero { options.ackTimeout = nil }
+
         let core = try streamCreatingIfMissing(address, create: createIfMissing)
         let outbox = SinkOutbox(sink: sink)
         let request = ConsumerRequest(
@@ -99,10 +107,15 @@ extension EmbeddedEngine {
             guard !state.deleted else { throw EngineError.streamNotFound("stream '\(address.topic)' not found") }
             return try state.attachConsumer(request, now: now, effects: &effects)
         }
+
         let handle = EngineConsumer(engine: self, core: core, id: attached.id, subscription: options.subscription, outbox: outbox)
         if attached.created {
-            if case .failure(let error)? = flushCursorChanges(core)?.wait().0 {
+            if case .failure(let error)? = flushCursorChanges(core, force: true)?.wait().0 {
                 handle.close()
+                let subscription = options.subscription
+                update(core) { state, _, _ in
+                    if state.subscriptions[subscription]?.consumers.isEmpty == true { state.subscriptions.removeValue(forKey: subscription) }
+                }
                 throw .storageFailure("subscription '\(options.subscription)' was not created: \(error)")
             }
             logger.info("subscription created", [
@@ -168,7 +181,7 @@ extension EmbeddedEngine {
 
     /// Persists a deletion queued by `StreamState.deleteSubscription` and logs it.
     func persistSubscriptionDeletion(_ core: StreamCore, subscription: String, effects: StreamEffects) throws(EngineError) {
-        if case .failure(let error)? = flushCursorChanges(core)?.wait().0 {
+        if case .failure(let error)? = flushCursorChanges(core, force: true)?.wait().0 {
             throw .storageFailure("deletion of subscription '\(subscription)' was not persisted: \(error)")
         }
         perform(effects)

@@ -40,7 +40,7 @@ extension EmbeddedEngine {
         }
     }
 
-    /// `mutate` for bodies that cannot fail, performing the effects at once.
+    /// Runs `mutate` with a body that cannot fail and performs the effects at once.
     func update(_ core: StreamCore, _ body: (inout StreamState, Int64, inout StreamEffects) -> Void) {
         let (_, effects) = mutate(core) { state, now, effects in body(&state, now, &effects) }
         perform(effects)
@@ -50,6 +50,7 @@ extension EmbeddedEngine {
     func perform(_ effects: StreamEffects) {
         for completion in effects.completions { completion() }
         for outbox in effects.outboxes { outbox.drain() }
+        for letter in effects.deadLetters { forwardToDeadLetterStream(letter) }
         var flushed: [StreamCore] = []
         for core in effects.cursorStreams where !flushed.contains(where: { $0 === core }) {
             flushed.append(core)
@@ -57,14 +58,21 @@ extension EmbeddedEngine {
         }
     }
 
-    /// Appends the stream's queued cursor changes as one record. Returns a waiter for that append, or nil when
-    /// nothing was queued (another thread may have taken the changes into its own record).
-    func flushCursorChanges(_ core: StreamCore) -> AppendWaiter? {
+    /// Appends the stream's queued cursor changes as one record. Unless `force` is set, it waits while another
+    /// cursor record of the stream is in flight, whose completion flushes again, so acknowledgements batch up.
+    /// Returns a waiter for the append, or nil when nothing was appended now.
+    func flushCursorChanges(_ core: StreamCore, force: Bool = false) -> AppendWaiter? {
         let now = clock.nowMilliseconds
         let (deferred, waiter) = appendGate.withLock { _ -> (StreamEffects, AppendWaiter?) in
             let changes = core.state.withLock { state -> [CursorChange] in
+                guard !state.deleted else {
+                    state.pendingCursorChanges.removeAll()
+                    return []
+                }
+                guard force || state.cursorAppendsInFlight == 0, !state.pendingCursorChanges.isEmpty else { return [] }
+                state.cursorAppendsInFlight += 1
                 defer { state.pendingCursorChanges.removeAll() }
-                return state.deleted ? [] : state.pendingCursorChanges
+                return state.pendingCursorChanges
             }
             guard !changes.isEmpty else { return (StreamEffects(), nil) }
             let waiter = AppendWaiter()
@@ -73,8 +81,14 @@ extension EmbeddedEngine {
                 if case .failure(let error) = result {
                     logger.warning("cursor changes not persisted", ["stream": core.address.description, "error": "\(error)"])
                 }
+                let effects = core.state.withLock { state -> StreamEffects in
+                    state.cursorAppendsInFlight -= 1
+                    var effects = StreamEffects()
+                    if state.cursorAppendsInFlight == 0, !state.pendingCursorChanges.isEmpty { effects.cursorStreams.append(core) }
+                    return effects
+                }
                 waiter.finish(result)
-                return StreamEffects()
+                return effects
             }
             return (effects, waiter)
         }

@@ -1,7 +1,7 @@
 import RivuletCore
 import RivuletStorage
 
-/// What recovery rebuilt and skipped, for its summary line.
+/// Counts of records recovery replayed and skipped, for its summary line.
 struct RecoveryCounts {
     var records = 0
     var messages = 0
@@ -153,9 +153,9 @@ extension StreamState {
     /// Applies a replayed cursor change; a subscription that already exists keeps its newer cursor.
     mutating func replay(_ change: CursorChange) {
         switch change {
-        case .created(let name, let markDelete):
+        case .created(let name, let markDelete, let type):
             guard subscriptions[name] == nil else { return }
-            subscriptions[name] = SubscriptionState(name: name, type: .exclusive, markDelete: markDelete)
+            subscriptions[name] = SubscriptionState(name: name, type: type, markDelete: markDelete)
         case .acknowledged(let name, let ranges):
             guard var subscription = subscriptions.removeValue(forKey: name) else { return }
             _ = subscription.acknowledge(ranges, in: index)

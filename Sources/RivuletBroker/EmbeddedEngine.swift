@@ -17,8 +17,8 @@ public final class EmbeddedEngine: StreamEngine {
     let logger: Logger
     let clock: any BrokerClock
 
-    // Held while reserving a sequence or catalog change and calling `log.append`, so records reach the log in
-    // the order they were decided; a checkpoint holds it to read the log position and the append ticket.
+    // Taken while reserving a sequence or catalog change and calling `log.append`, so records reach the log in
+    // the order they were decided. A checkpoint takes it to read the log position and the append ticket.
     let appendGate = Mutex(())
     let inFlight = InFlightAppends()
     // Guards the stream table, id assignment, fabric TTLs and the closed flag.
@@ -55,19 +55,22 @@ public final class EmbeddedEngine: StreamEngine {
         let deferred = try appendGate.withLock { _ throws(EngineError) -> StreamEffects in
             let id = try catalog.withLock { catalog throws(EngineError) -> UInt64 in
                 guard !catalog.closed else { throw EngineError.unavailable("the engine is shut down") }
-                guard catalog.streams[address] == nil, !catalog.creating.contains(address) else {
+                guard catalog.streams[address] == nil, catalog.creating[address] == nil else {
                     throw EngineError.streamExists("stream '\(address.topic)' already exists")
                 }
-                catalog.creating.insert(address)
+                let group = DispatchGroup()
+                group.enter()
+                catalog.creating[address] = group
                 defer { catalog.nextStreamId += 1 }
                 return catalog.nextStreamId
             }
             let record = CatalogChange.streamCreated(id: id, address: address, createdAt: now).record(timestamp: now)
             return appendLocked([record]) { [self] result in
-                catalog.withLock { catalog in
-                    catalog.creating.remove(address)
+                let group = catalog.withLock { catalog in
                     if case .success = result { catalog.insert(StreamCore(id: id, address: address, createdAt: now)) }
+                    return catalog.creating.removeValue(forKey: address)
                 }
+                group?.leave()
                 waiter.finish(result)
                 return StreamEffects()
             }
@@ -135,7 +138,7 @@ public final class EmbeddedEngine: StreamEngine {
             .sorted { ($0.address.scope.rawValue, $0.address.name) < ($1.address.scope.rawValue, $1.address.name) }
     }
 
-    /// The live stream at `address`; throws `streamNotFound`, or `unavailable` after shutdown.
+    /// Returns the live stream at `address`. Throws `streamNotFound`, or `unavailable` after shutdown.
     func stream(_ address: StreamAddress) throws(EngineError) -> StreamCore {
         try catalog.withLock { catalog throws(EngineError) -> StreamCore in
             guard !catalog.closed else { throw EngineError.unavailable("the engine is shut down") }
@@ -151,6 +154,9 @@ public final class EmbeddedEngine: StreamEngine {
             do {
                 return try createStreamCore(address)
             } catch .streamExists {
+                // Another caller is creating it: wait (bounded) for its record, then use the stream.
+                let group = catalog.withLock { $0.creating[address] }
+                _ = group?.wait(timeout: .now() + .seconds(30))
                 return try stream(address)
             }
         }
@@ -193,12 +199,12 @@ public final class EmbeddedEngine: StreamEngine {
     /// Ends every client with `engineClosed`, persists queued cursor changes and writes a checkpoint.
     /// The log stays open: its owner closes it.
     public func shutdown() {
-        let cores = catalog.withLock { catalog -> [StreamCore] in
-            guard !catalog.closed else { return [] }
+        let cores = catalog.withLock { catalog -> [StreamCore]? in
+            guard !catalog.closed else { return nil }
             catalog.closed = true
             return Array(catalog.streams.values)
         }
-        guard !cores.isEmpty || retentionTimer.withLock({ $0 != nil }) else { return }
+        guard let cores else { return }
         retentionTimer.withLock { timer in
             timer?.cancel()
             timer = nil
@@ -211,7 +217,7 @@ public final class EmbeddedEngine: StreamEngine {
             }
         }
         perform(effects)
-        for core in cores { _ = flushCursorChanges(core) }
+        for core in cores { flushCursorChanges(core, force: true)?.wait() }
         checkpointQueue.sync { writeCheckpoint() }
         logger.info("engine shut down", ["streams": "\(cores.count)"])
     }

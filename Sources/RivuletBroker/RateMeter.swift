@@ -22,7 +22,7 @@ struct RateMeter {
         totalBytes += bytes
     }
 
-    /// Messages per second and bytes per second over the completed and current buckets of the window.
+    /// Returns messages per second and bytes per second over the buckets of the window, the current one included.
     func rates(now: Int64) -> (messages: Double, bytes: Double) {
         let second = now / 1000
         var messages = 0

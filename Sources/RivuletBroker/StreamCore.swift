@@ -30,8 +30,8 @@ struct FabricKey: Hashable {
 struct Catalog {
     var streams: [StreamAddress: StreamCore] = [:]
     var streamsById: [UInt64: StreamCore] = [:]
-    /// Addresses whose creation record is being appended.
-    var creating: Set<StreamAddress> = []
+    /// Addresses whose creation record is being appended; the group is left once the stream is in the table.
+    var creating: [StreamAddress: DispatchGroup] = [:]
     var nextStreamId: UInt64 = 1
     var ttlSeconds: [FabricKey: Int64] = [:]
     var closed = false
@@ -110,8 +110,8 @@ final class AppendWaiter: Sendable {
     }
 }
 
-/// Tells whether an append's completion ran inside the `append` call; such effects are handed back to the
-/// caller, who performs them after releasing the append gate.
+/// Tracks whether an append's completion ran inside the `append` call. Effects of such a completion go back
+/// to the caller, who performs them after releasing the append gate.
 final class AppendCall: Sendable {
     // Guards whether the append call is still on the stack, and effects deferred meanwhile.
     private let state = Mutex<(inCall: Bool, deferred: StreamEffects)>((true, StreamEffects()))

@@ -1,6 +1,6 @@
 import RivuletCore
 
-/// What a consumer needs to attach; built by the engine from `ConsumerOptions`.
+/// Settings of a consumer being attached, built by the engine from `ConsumerOptions`.
 struct ConsumerRequest {
     var options: ConsumerOptions
     var name: String
@@ -28,7 +28,7 @@ extension StreamState {
         } else if subscriptions[name] == nil {
             let markDelete = options.initialPosition == .latest ? index.lastVisible : (index.firstRetained() ?? index.lastVisible + 1) - 1
             subscriptions[name] = SubscriptionState(name: name, type: options.type, markDelete: markDelete)
-            queueCursorChange(.created(subscription: name, markDelete: markDelete))
+            queueCursorChange(.created(subscription: name, markDelete: markDelete, type: options.type))
             created = true
         }
         let id = makeConnectionId()
@@ -40,6 +40,9 @@ extension StreamState {
             outbox: request.outbox
         )
         subscriptions[name]?.type = options.type
+        if let maxRedeliverCount = options.maxRedeliverCount {
+            subscriptions[name]?.deadLetterPolicy = DeadLetterPolicy(maxRedeliverCount: maxRedeliverCount, topic: options.deadLetterTopic)
+        }
         subscriptions[name]?.consumers.append(consumer)
         dispatch(subscription: name, now: now, effects: &effects)
         return (id, created)
@@ -89,6 +92,7 @@ extension StreamState {
         for consumer in subscription.consumers { consumer.outbox.detach() }
         subscriptions.removeValue(forKey: name)
         queueCursorChange(.deleted(subscription: name))
+        if index.lastVisible > 0 { removeConsumedByAll([1...index.lastVisible]) }
     }
 
     /// Marks every visible message consumed for the subscription.
@@ -111,15 +115,17 @@ extension StreamState {
     mutating func removeConsumedByAll(_ ranges: [ClosedRange<UInt64>]) {
         guard !subscriptions.isEmpty else { return }
         let floor = subscriptions.values.map(\.markDelete).min() ?? 0
-        while index.lowestRetained <= floor {
-            index.remove(index.lowestRetained)
-            index.lowestRetained += 1
+        if let first = index.firstRetained(), first <= floor {
+            for sequence in first...floor { index.remove(sequence) }
         }
-        for range in ranges {
-            for sequence in max(range.lowerBound, floor + 1)...max(range.upperBound, floor + 1)
-            where range.contains(sequence) && index.messages[sequence] != nil
-                && subscriptions.values.allSatisfy({ $0.isConsumed(sequence) })
-            {
+        index.lowestRetained = max(index.lowestRetained, floor + 1)
+        for range in ranges where range.upperBound > floor {
+            let candidates = max(range.lowerBound, floor + 1)...range.upperBound
+            // Walk whichever is shorter: the range or the retained messages.
+            let sequences = candidates.count <= index.messages.count
+                ? Array(candidates) : index.messages.keys.filter { candidates.contains($0) }
+            for sequence in sequences
+            where index.messages[sequence] != nil && subscriptions.values.allSatisfy({ $0.isConsumed(sequence) }) {
                 index.remove(sequence)
             }
         }
@@ -144,5 +150,14 @@ extension StreamState {
 
     var hasClients: Bool {
         !producers.isEmpty || !readers.isEmpty || subscriptions.values.contains { !$0.consumers.isEmpty }
+    }
+}
+
+extension StreamState {
+    /// Puts back a message whose move to the dead letter stream failed, so it is delivered again.
+    mutating func restoreDeadLetter(_ sequence: UInt64, subscription name: String, now: Int64, effects: inout StreamEffects) {
+        guard let subscription = subscriptions[name], !subscription.isConsumed(sequence) else { return }
+        subscriptions[name]?.pending.insert(sequence)
+        dispatch(subscription: name, now: now, effects: &effects)
     }
 }

@@ -8,7 +8,8 @@ extension StreamState {
         var sequence = index.firstRetained() ?? index.lastVisible + 1
         while sequence <= index.lastVisible {
             if let retained = index.messages[sequence] {
-                // Publish times only grow along the stream, so the first newer message ends the scan.
+                // Publish times are taken in sequence order under the append gate, so the first newer message ends the
+                // scan (unless the wall clock stepped back).
                 guard retained.message.publishTime <= cutoff else { break }
                 last = sequence
             }
@@ -26,7 +27,7 @@ extension StreamState {
         }
     }
 
-    /// Backlog figures: retained messages, and per subscription the retained messages not yet consumed.
+    /// Returns the retained message count, and per subscription the retained messages not yet consumed.
     func backlog() -> StreamBacklog {
         var perSubscription: [String: Int] = [:]
         for (name, subscription) in subscriptions { perSubscription[name] = subscription.backlog(in: index) }

@@ -32,7 +32,7 @@ struct MessageIndex {
         storageBytes -= removed.sizeBytes
     }
 
-    /// The lowest retained sequence, moving `lowestRetained` past removed ones.
+    /// Returns the lowest retained sequence and moves `lowestRetained` past removed ones.
     mutating func firstRetained() -> UInt64? {
         while lowestRetained <= lastVisible, messages[lowestRetained] == nil { lowestRetained += 1 }
         return lowestRetained <= lastVisible ? lowestRetained : nil
@@ -55,6 +55,9 @@ struct StreamState {
     var nextConnectionId: UInt64 = 1
     /// Cursor changes applied in memory and not yet appended to the log.
     var pendingCursorChanges: [CursorChange] = []
+    /// Cursor records appended and not yet completed. While one is in flight, acknowledgements collect in
+    /// `pendingCursorChanges` and go out in one record when it completes.
+    var cursorAppendsInFlight = 0
     var inMeter = RateMeter()
     var outMeter = RateMeter()
     /// Earliest time a timer is wanted, the time the armed timer fires, and that timer.
@@ -114,6 +117,11 @@ struct StreamState {
         let bytesBefore = subscription.outMeter.totalBytes
         if let wake = subscription.dispatch(in: index, now: now, effects: &effects) { requestWake(at: wake) }
         if let due = subscription.nextDue() { requestWake(at: due) }
+        for sequence in subscription.deadLettered {
+            guard let policy = subscription.deadLetterPolicy, let retained = index.messages[sequence] else { continue }
+            effects.deadLetters.append(DeadLetter(message: retained.message, subscription: name, policy: policy))
+        }
+        subscription.deadLettered.removeAll()
         let count = subscription.outMeter.totalCount - countBefore
         if count > 0 { outMeter.record(count: count, bytes: subscription.outMeter.totalBytes - bytesBefore, now: now) }
         subscriptions[name] = subscription

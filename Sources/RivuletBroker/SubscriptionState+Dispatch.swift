@@ -66,7 +66,7 @@ extension SubscriptionState {
         batches[consumerId, default: []].append(delivery)
     }
 
-    /// The consumer that should get `message` now, or nil when the one it must go to has no credit.
+    /// Returns the consumer that should get `message` now, or nil when the one it must go to has no credit.
     private mutating func pickConsumer(for message: StoredMessage) -> Int? {
         switch type {
         case .exclusive, .failover:
@@ -82,12 +82,12 @@ extension SubscriptionState {
         }
     }
 
-    /// Failover's active consumer: the lowest priority level, then the earliest connection.
+    /// Returns Failover's active consumer: the lowest priority level, then the earliest connection.
     func activeConsumerIndex() -> Int? {
         consumers.indices.min { (consumers[$0].priorityLevel, consumers[$0].id) < (consumers[$1].priorityLevel, consumers[$1].id) }
     }
 
-    /// Round robin among the consumers with credit at the lowest priority level that has any credit.
+    /// Picks round robin among the consumers with credit at the lowest priority level that has any credit.
     private mutating func nextSharedConsumer() -> Int? {
         guard let level = consumers.filter(\.hasCredit).map(\.priorityLevel).min() else { return nil }
         for step in 0..<consumers.count {

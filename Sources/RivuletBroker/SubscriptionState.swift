@@ -15,7 +15,7 @@ struct SubscriptionState {
     /// Sequences below `readPosition` waiting for (re)delivery: returned by a closing consumer, nacked and due,
     /// timed out, delayed and due, or held back for a busy Key_Shared consumer.
     var pending: Set<UInt64> = []
-    /// Sequence to the consumer that holds it unacknowledged.
+    /// Sequence to the consumer it was delivered to and that has not acknowledged it.
     var outstanding: [UInt64: UInt64] = [:]
     var redeliveryCounts: [UInt64: Int] = [:]
     /// Sequence to its deliverAt, for messages not yet due.
@@ -26,9 +26,15 @@ struct SubscriptionState {
     var consumers: [ConsumerState] = []
     var roundRobinIndex = 0
     /// Key_Shared: the consumer that owns each key while it stays connected. Keyless messages use "".
+    /// NOTE: entries leave only when their consumer does, so a long-lived consumer over many distinct keys
+    /// grows this map; Pulsar's hash ranges would bound it.
     var keyOwners: [String: UInt64] = [:]
     var redeliverMeter = RateMeter()
     var outMeter = RateMeter()
+    /// Set by the latest consumer that asked for a dead letter stream.
+    var deadLetterPolicy: DeadLetterPolicy?
+    /// Sequences that exceeded the redelivery limit and wait to be moved to the dead letter stream.
+    var deadLettered: [UInt64] = []
 
     init(name: String, type: SubscriptionType, markDelete: UInt64) {
         self.name = name
@@ -58,8 +64,8 @@ struct SubscriptionState {
             if range.lowerBound <= markDelete + 1 {
                 guard upper > markDelete else { continue }
                 appliedRanges.append((markDelete + 1)...upper)
+                dropTracking(from: markDelete + 1, through: upper)
                 markDelete = upper
-                dropTracking(atOrBelow: upper)
             } else {
                 for sequence in range.lowerBound...upper where log.messages[sequence] != nil && !isConsumed(sequence) {
                     acknowledged.insert(sequence)
@@ -93,7 +99,16 @@ struct SubscriptionState {
         redeliveryCounts.removeValue(forKey: sequence)
     }
 
-    private mutating func dropTracking(atOrBelow sequence: UInt64) {
+    /// Forgets every sequence in `first...last`: one by one for a short span (the common in-order ack), by
+    /// filtering each collection for a long one (cumulative acks, cleared backlogs, expiry).
+    private mutating func dropTracking(from first: UInt64, through sequence: UInt64) {
+        if sequence - first < 256 {
+            for tracked in first...sequence {
+                acknowledged.remove(tracked)
+                dropTracking(of: tracked)
+            }
+            return
+        }
         acknowledged = acknowledged.filter { $0 > sequence }
         for tracked in outstanding.keys where tracked <= sequence { dropTracking(of: tracked) }
         pending = pending.filter { $0 > sequence }
@@ -110,9 +125,20 @@ struct SubscriptionState {
         if let index = consumers.firstIndex(where: { $0.id == consumerId }) {
             consumers[index].inFlight.removeValue(forKey: sequence)
         }
-        redeliveryCounts[sequence, default: 0] += 1
-        pending.insert(sequence)
+        scheduleRedelivery(sequence, now: now)
+    }
+
+    /// Raises the redelivery count and queues the message, or sets it aside for the dead letter stream once
+    /// it was delivered `maxRedeliverCount + 1` times.
+    private mutating func scheduleRedelivery(_ sequence: UInt64, now: Int64) {
+        let count = redeliveryCounts[sequence, default: 0] + 1
+        redeliveryCounts[sequence] = count
         redeliverMeter.record(bytes: 0, now: now)
+        if let policy = deadLetterPolicy, count > policy.maxRedeliverCount {
+            deadLettered.append(sequence)
+        } else {
+            pending.insert(sequence)
+        }
     }
 
     /// Detaches a consumer and queues its unacknowledged messages for the others (or the next one).
@@ -142,9 +168,7 @@ struct SubscriptionState {
         }
         for (sequence, due) in negativelyAcknowledged where due <= now {
             negativelyAcknowledged.removeValue(forKey: sequence)
-            redeliveryCounts[sequence, default: 0] += 1
-            pending.insert(sequence)
-            redeliverMeter.record(bytes: 0, now: now)
+            scheduleRedelivery(sequence, now: now)
         }
         for consumer in consumers {
             guard let timeout = consumer.ackTimeoutMilliseconds else { continue }
@@ -163,4 +187,11 @@ struct SubscriptionState {
         }
         return due
     }
+}
+
+/// Redelivery limit of a subscription. After `maxRedeliverCount + 1` deliveries a message moves to the stream
+/// `topic`, or to `<stream>-<subscription>-DLQ` in the same tenant, fabric and scope when `topic` is nil.
+struct DeadLetterPolicy: Sendable {
+    var maxRedeliverCount: Int
+    var topic: String?
 }

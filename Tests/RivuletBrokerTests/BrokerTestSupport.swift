@@ -46,7 +46,7 @@ struct Harness {
         )
     }
 
-    /// A second engine over the same log, as after a crash (no shutdown) or a restart.
+    /// Opens a second engine over the same log, as after a crash (no shutdown) or a restart.
     func restarted(configuration: BrokerConfiguration = BrokerConfiguration()) throws -> Harness {
         try Harness(log: log, clock: clock, configuration: configuration)
     }

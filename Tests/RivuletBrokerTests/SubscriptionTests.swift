@@ -1,4 +1,6 @@
+import Dispatch
 import RivuletCore
+import Synchronization
 import RivuletStorage
 import Testing
 @testable import RivuletBroker
@@ -51,13 +53,20 @@ import Testing
         consumer.acknowledge(ids[1])
         consumer.acknowledge(ids[3])
 
-        // No shutdown: the new engine sees only what reached the log.
+        // No shutdown: the new engine recovers only what reached the log.
         let restarted = try harness.restarted()
         let after = RecordingSink()
         _ = try restarted.subscribe(sink: after)
         #expect(after.payloads == ["m2", "m4"])
         #expect(after.ids == [ids[2], ids[4]])
         #expect(try restarted.engine.backlog(harness.address).subscriptionBacklogs["sub"] == 2)
+    }
+
+    @Test func restartKeepsSubscriptionType() throws {
+        let harness = try Harness()
+        try harness.subscribe(type: .failover, sink: RecordingSink()).close()
+        let restarted = try harness.restarted()
+        #expect(try restarted.engine.stats(harness.address).subscriptions["sub"]?.type == .failover)
     }
 
     @Test func restartFromCheckpointKeepsState() throws {
@@ -238,5 +247,54 @@ import Testing
         try harness.engine.unsubscribeEverywhere(tenant: "acme", fabric: "_system", scope: nil, subscription: "s")
         #expect(try harness.engine.subscriptions(harness.address).isEmpty)
         #expect(try harness.engine.subscriptions(other).isEmpty)
+    }
+}
+
+@Suite struct CheckpointTests {
+    @Test func growthTriggersCheckpointAndReplayResumesAfterIt() throws {
+        let harness = try Harness(configuration: BrokerConfiguration(checkpointIntervalBytes: 5))
+        try harness.engine.createStream(harness.address)
+        let sink = RecordingSink()
+        let consumer = try harness.subscribe(sink: sink) { $0.type = .shared }
+        let ids = try harness.publish(count: 8)
+        harness.engine.checkpointQueue.sync {}
+        let checkpoint = try #require(try harness.log.latestCheckpoint())
+        #expect(checkpoint.position > LogPosition(0))
+        consumer.acknowledge(ids[0])
+        consumer.acknowledge(ids[5])
+        try harness.publish("late")
+        harness.engine.checkpointQueue.sync {}
+
+        let restarted = try harness.restarted()
+        let after = RecordingSink()
+        _ = try restarted.subscribe(sink: after) { $0.type = .shared }
+        #expect(after.payloads == ["m1", "m2", "m3", "m4", "m6", "m7", "late"])
+        #expect(try restarted.publish("next").sequence == 10)
+    }
+}
+
+extension ThreadedTests {
+    @Suite struct AutoCreateTests {
+        @Test func concurrentAutoCreateOpensOneStream() throws {
+            let log = AsyncLog()
+            let engine = try EmbeddedEngine(log: log, configuration: BrokerConfiguration(), logger: Logger(label: "b", sink: MemorySink()), clock: ManualClock())
+            let address = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "auto")
+            let failures = Atomic<Int>(0)
+            let done = DispatchSemaphore(value: 0)
+            for index in 0..<4 {
+                DispatchQueue.global().async {
+                    do {
+                        _ = try engine.openProducer(address, name: "p\(index)", remoteAddress: "a", createIfMissing: true)
+                    } catch {
+                        failures.add(1, ordering: .relaxed)
+                    }
+                    done.signal()
+                }
+            }
+            for _ in 0..<4 { #expect(done.wait(timeout: .now() + .seconds(10)) == .success) }
+            #expect(failures.load(ordering: .relaxed) == 0)
+            #expect(engine.listStreams(tenant: "acme", fabric: "_system", scope: nil).count == 1)
+            #expect(try engine.stats(address).publishers.count == 4)
+        }
     }
 }
