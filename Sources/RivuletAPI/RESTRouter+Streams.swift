@@ -40,7 +40,7 @@ extension RESTRouter {
         case ("ttl", "GET"):
             try perform(call.exchange) { [engine] in .int(engine.messageTTL(tenant: scope.tenant, fabric: scope.fabric)) }
         case ("clearbacklog", "POST"):
-            // NOTE: so a stream named `clearbacklog` cannot be created through REST; WebSocket auto-creation can.
+            // NOTE: because of this route, REST cannot create a stream named `clearbacklog`; WebSocket auto-creation can.
             try clearBacklog(call, scope, subscription: nil)
         case (_, "POST"):
             try createStream(call, scope, name: word)

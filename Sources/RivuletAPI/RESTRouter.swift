@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 import RivuletAuth
 import RivuletCore
 import RivuletHTTP
@@ -30,9 +30,7 @@ final class RESTRouter: Sendable {
         self.auth = auth
         self.logger = logger
         // A random prefix keeps ids unique across restarts of the process.
-        self.requestIdPrefix = AuthCrypto.randomBytes(count: 4).map { byte in
-            String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
-        }.joined()
+        self.requestIdPrefix = AuthCrypto.randomBytes(count: 4).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Sends exactly one response to `request` through `responder`.

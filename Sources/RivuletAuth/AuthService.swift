@@ -143,11 +143,12 @@ public final class AuthService: Authenticating {
         return file
     }
 
-    /// Applies `change` to a copy of the accounts, writes it, then makes it visible.
-    func updateAccounts<Result>(_ change: (inout AccountsFile) throws(AuthError) -> Result) throws(AuthError) -> Result {
-        try writeLock.withLock { _ throws(AuthError) -> Result in
+    /// Applies `change` to a copy of the accounts and, when it returns true, writes the copy and then makes it visible.
+    /// Returns what `change` returned.
+    func updateAccounts(_ change: (inout AccountsFile) throws(AuthError) -> Bool) throws(AuthError) -> Bool {
+        try writeLock.withLock { _ throws(AuthError) -> Bool in
             var file = accounts.withLock { $0 }
-            let result = try change(&file)
+            guard try change(&file) else { return false }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             do {
@@ -159,7 +160,7 @@ public final class AuthService: Authenticating {
                 throw .storage("encoding accounts failed: \(error)")
             }
             accounts.withLock { $0 = file }
-            return result
+            return true
         }
     }
 
