@@ -140,7 +140,7 @@ struct RESTCall: Sendable {
     var method: String { exchange.request.method }
     var segments: [String] { path.segments }
 
-    /// The fabric named by the path, `_system` without one.
+    /// Returns the fabric named by the path, `_system` without one.
     /// - Throws: `APIError.fabricNotFound` for any fabric but `_system`, the only one each tenant has.
     func fabric() throws(APIError) -> String {
         let fabric = path.fabric ?? "_system"

@@ -19,7 +19,7 @@ public struct LoginResult: Sendable {
     public var expiresAt: Int64
 }
 
-/// What `ensureAdministrator` did. When it generated the password, the caller shows it once.
+/// The outcome of `ensureAdministrator`. When it generated the password, the caller shows it once.
 public struct AdministratorBootstrap: Sendable, Equatable {
     /// False when an account already existed and nothing changed.
     public var created: Bool

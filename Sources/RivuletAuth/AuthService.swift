@@ -98,14 +98,14 @@ public final class AuthService: Authenticating {
 
     // MARK: Users
 
-    /// The record of one user, or nil when the user does not exist.
+    /// Returns the record of one user, or nil when the user does not exist.
     public func userRecord(for principal: Principal) -> UserRecord? {
         accounts.withLock { file in
             file.users.first { $0.tenant == principal.tenant && $0.username == principal.username }?.record
         }
     }
 
-    /// Every user of `tenant`, in creation order.
+    /// Returns every user of `tenant`, in creation order.
     public func users(tenant: String) -> [UserRecord] {
         accounts.withLock { file in file.users.filter { $0.tenant == tenant }.map(\.record) }
     }
