@@ -40,6 +40,12 @@ public final class AuthService: Authenticating {
             maxFailures: configuration.maxFailedLoginsPerSource, window: Self.seconds(configuration.failedLoginWindow))
         do throws(AuthFileError) {
             try SecureFile.createDirectory(dataDirectory)
+            for name in ["jwt-secret", "accounts.json", "initial-admin-password"] {
+                let path = dataDirectory + "/" + name
+                if try SecureFile.restrictToOwner(path) {
+                    logger.warning("file was readable by group or others; restricted it to its owner", ["path": path])
+                }
+            }
             self.secret = try Self.loadOrCreateSecret(path: dataDirectory + "/jwt-secret", logger: logger)
             self.accounts = Mutex(try Self.loadAccounts(path: dataDirectory + "/accounts.json"))
         } catch {

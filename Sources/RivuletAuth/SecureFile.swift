@@ -58,6 +58,18 @@ enum SecureFile {
         }
     }
 
+    /// Removes group and other permissions from an existing file; returns true when it had any.
+    static func restrictToOwner(_ path: String) throws(AuthFileError) -> Bool {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            if errno == ENOENT { return false }
+            throw AuthFileError(path: path, operation: "stat", errorNumber: errno)
+        }
+        guard status.st_mode & 0o077 != 0 else { return false }
+        guard chmod(path, status.st_mode & 0o700) == 0 else { throw AuthFileError(path: path, operation: "chmod", errorNumber: errno) }
+        return true
+    }
+
     static func createDirectory(_ path: String) throws(AuthFileError) {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw AuthFileError(path: path, operation: "mkdir", errorNumber: errno)
