@@ -60,11 +60,6 @@ final class RESTRouter: Sendable {
             try routeOpen(path, exchange)
             return
         }
-        if path.segments == ["key", "validate"] {
-            // The credential to check travels in the body, so this route needs no Authorization header.
-            try routeValidate(exchange)
-            return
-        }
         let principal = try authenticate(exchange.request)
         if let tenant = path.tenant, tenant != principal.tenant {
             throw APIError.forbidden("tenant '\(tenant)' in the path differs from your tenant '\(principal.tenant)'")
@@ -72,6 +67,7 @@ final class RESTRouter: Sendable {
         let call = RESTCall(exchange: exchange, path: path, principal: principal)
         switch path.segments.first {
         case "apid": try routeOneTimePassword(call)
+        case "key" where path.segments == ["key", "validate"]: try routeValidate(exchange)
         case "user": try routeUser(call)
         case "_admin" where path.segments.dropFirst().first == "user":
             try routeUser(RESTCall(exchange: exchange, path: path.droppingFirst(), principal: principal))
