@@ -70,8 +70,14 @@ enum SecureFile {
         return true
     }
 
+    /// Creates `path` and any missing parents with mode 0700; an existing directory is left as it is.
     static func createDirectory(_ path: String) throws(AuthFileError) {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT else { throw AuthFileError(path: path, operation: "mkdir", errorNumber: errno) }
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !parent.isEmpty, parent != path else { throw AuthFileError(path: path, operation: "mkdir", errorNumber: ENOENT) }
+        try createDirectory(parent)
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
             throw AuthFileError(path: path, operation: "mkdir", errorNumber: errno)
         }
     }

@@ -220,7 +220,7 @@ struct AuthFilePermissionTests {
     @Test func missingDataDirectoryIsCreatedOwnerOnly() throws {
         let parent = TemporaryDirectory()
         defer { parent.remove() }
-        let path = parent.path + "/data"
+        let path = parent.path + "/nested/data"
         _ = try AuthService(dataDirectory: path, logger: Logger(label: "auth", sink: MemorySink()), configuration: fastConfiguration())
         #expect(fileMode(path) == 0o700)
         #expect(FileManager.default.fileExists(atPath: path + "/jwt-secret"))
