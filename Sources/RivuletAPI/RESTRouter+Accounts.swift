@@ -36,7 +36,8 @@ extension RESTRouter {
     }
 
     /// `POST /_api/key/validate` with `{"jwt":...}`: returns whom the token names, as an object (jsC8 reads
-    /// `result.tenant`). API keys do not exist yet, so `{"apikey":...}` always gets 401.
+    /// `result.tenant`). The request itself needs credentials too, as every route outside `/_open/` does.
+    /// API keys do not exist yet, so `{"apikey":...}` always gets 401.
     func routeValidate(_ exchange: RESTExchange) throws {
         guard exchange.request.method == "POST" else {
             throw APIError.methodNotAllowed(exchange.request.method, exchange.request.path)

@@ -51,7 +51,7 @@ extension RESTRouter {
         }
     }
 
-    /// The one region this server is, in GDN's data-centre shape.
+    /// Returns this server's one region in GDN's data-centre shape.
     func regionJSON() -> RESTJSON {
         let url = configuration.advertiseURL
         let host = String(url.split(separator: ":", maxSplits: 1).first ?? Substring(url))
@@ -72,7 +72,7 @@ extension RESTRouter {
         ])
     }
 
-    /// A fabric in the shape of `/database/current`; `dcList` is a comma-separated string of region names.
+    /// Returns a fabric in the shape of `/database/current`, where `dcList` is a comma-separated string of region names.
     func fabricJSON(_ fabric: String, tenant: String) -> RESTJSON {
         .object([
             ("name", .string(fabric)),

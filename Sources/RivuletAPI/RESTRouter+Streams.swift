@@ -1,7 +1,7 @@
 import RivuletCore
 
 extension RESTRouter {
-    /// The stream endpoints under `/_fabric/{f}/_api/streams`, with every alias `RESTPath` folds in.
+    /// Routes the stream endpoints under `/_fabric/{f}/_api/streams`, with every alias that `RESTPath` folds in.
     ///
     /// In the first segment, the fixed words `ttl`, `clearbacklog`, `subscription`, `unsubscribe` and `persistent` win
     /// over stream names. Per-stream calls use prefixed names (`c8locals.x`), so only create can meet such a clash.
@@ -40,7 +40,7 @@ extension RESTRouter {
         case ("ttl", "GET"):
             try perform(call.exchange) { [engine] in .int(engine.messageTTL(tenant: scope.tenant, fabric: scope.fabric)) }
         case ("clearbacklog", "POST"):
-            // NOTE: so a stream named `clearbacklog` cannot be created through REST; WebSocket auto-creation can.
+            // NOTE: because of this route, REST cannot create a stream named `clearbacklog`; WebSocket auto-creation can.
             try clearBacklog(call, scope, subscription: nil)
         case (_, "POST"):
             try createStream(call, scope, name: word)
@@ -197,7 +197,7 @@ extension RESTRouter {
 
     static func scope(global: Bool) -> StreamScope { global ? .global : .local }
 
-    /// The legacy `GET /streams/persistent?local=` list: `global` wins when present, else `local` picks the scope.
+    /// Returns the scope filter of the legacy `GET /streams/persistent?local=`: `global` wins when present, else `local` decides.
     private static func legacyScopeFilter(_ call: RESTCall) throws(APIError) -> StreamScope? {
         if let global = try RESTQuery.bool(call.request, "global") { return scope(global: global) }
         return try RESTQuery.bool(call.request, "local").map { $0 ? .local : .global }

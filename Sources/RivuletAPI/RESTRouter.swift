@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 import RivuletAuth
 import RivuletCore
 import RivuletHTTP
@@ -30,9 +30,7 @@ final class RESTRouter: Sendable {
         self.auth = auth
         self.logger = logger
         // A random prefix keeps ids unique across restarts of the process.
-        self.requestIdPrefix = AuthCrypto.randomBytes(count: 4).map { byte in
-            String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
-        }.joined()
+        self.requestIdPrefix = AuthCrypto.randomBytes(count: 4).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Sends exactly one response to `request` through `responder`.
@@ -62,11 +60,6 @@ final class RESTRouter: Sendable {
             try routeOpen(path, exchange)
             return
         }
-        if path.segments == ["key", "validate"] {
-            // The credential to check travels in the body, so this route needs no Authorization header.
-            try routeValidate(exchange)
-            return
-        }
         let principal = try authenticate(exchange.request)
         if let tenant = path.tenant, tenant != principal.tenant {
             throw APIError.forbidden("tenant '\(tenant)' in the path differs from your tenant '\(principal.tenant)'")
@@ -74,6 +67,7 @@ final class RESTRouter: Sendable {
         let call = RESTCall(exchange: exchange, path: path, principal: principal)
         switch path.segments.first {
         case "apid": try routeOneTimePassword(call)
+        case "key" where path.segments == ["key", "validate"]: try routeValidate(exchange)
         case "user": try routeUser(call)
         case "_admin" where path.segments.dropFirst().first == "user":
             try routeUser(RESTCall(exchange: exchange, path: path.droppingFirst(), principal: principal))
@@ -142,7 +136,7 @@ struct RESTCall: Sendable {
     var method: String { exchange.request.method }
     var segments: [String] { path.segments }
 
-    /// The fabric named by the path, `_system` without one.
+    /// Returns the fabric named by the path, `_system` without one.
     /// - Throws: `APIError.fabricNotFound` for any fabric but `_system`, the only one each tenant has.
     func fabric() throws(APIError) -> String {
         let fabric = path.fabric ?? "_system"

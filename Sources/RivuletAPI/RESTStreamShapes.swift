@@ -3,7 +3,7 @@ import RivuletCore
 
 /// JSON shapes of stream list records, stats and backlog, with the field names SDKs and Pulsar tools read.
 enum RESTStreamShapes {
-    /// A list record. `type` is always 4 (pyC8 fails on anything else) and `name` repeats `topic` for the Java SDK.
+    /// Returns a list record. `type` is always 4 (pyC8 fails on anything else) and `name` repeats `topic` for the Java SDK.
     static func record(_ stream: StreamInfo) -> RESTJSON {
         let address = stream.address
         let key = address.topic + "_TYPE4"
@@ -56,7 +56,7 @@ enum RESTStreamShapes {
         ])
     }
 
-    /// Who is connected to a stream, in the Java SDK's presence shape. The filter parameters are not applied.
+    /// Returns who is connected to a stream, in the Java SDK's presence shape. The filter parameters are not applied.
     static func presence(_ stats: StreamStats, address: StreamAddress, createdAt: Int64, region: String) -> RESTJSON {
         let subscriptions = stats.subscriptions.sorted { $0.key < $1.key }
         let consumerCount = subscriptions.reduce(0) { $0 + $1.value.consumers.count }

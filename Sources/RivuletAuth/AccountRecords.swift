@@ -19,7 +19,7 @@ public struct LoginResult: Sendable {
     public var expiresAt: Int64
 }
 
-/// What `ensureAdministrator` did. When it generated the password, the caller shows it once.
+/// The outcome of `ensureAdministrator`. When it generated the password, the caller shows it once.
 public struct AdministratorBootstrap: Sendable, Equatable {
     /// False when an account already existed and nothing changed.
     public var created: Bool
@@ -30,34 +30,6 @@ public struct AdministratorBootstrap: Sendable, Equatable {
     public var generatedPassword: String?
     /// Path of the owner-only file holding the generated password.
     public var passwordFile: String?
-}
-
-/// Failures of account operations.
-public enum AuthError: Error, Sendable, Equatable {
-    /// Unknown account, wrong password or inactive user; one case so callers cannot tell which.
-    case invalidCredentials
-    case invalidArgument(String)
-    /// The source address failed too many logins recently; retry after the throttle window.
-    case tooManyAttempts
-    /// The accounts file, the JWT secret or the password file could not be read or written.
-    case storage(String)
-}
-
-/// Settings of authentication; every default is here.
-public struct AuthConfiguration: Sendable {
-    /// Lifetime of an issued JWT; GDN's tokens last 12 hours.
-    public var tokenLifetime: Duration = .seconds(12 * 3600)
-    /// PBKDF2-HMAC-SHA256 iterations for new password hashes; stored per account, so changing it keeps old logins working.
-    public var passwordIterations: Int = 600_000
-    /// How long a one-time password from `POST /apid/otp` stays redeemable.
-    public var oneTimePasswordLifetime: Duration = .seconds(60)
-    /// Upper bound on unredeemed one-time passwords; the oldest goes first when it is reached.
-    public var maxOneTimePasswords: Int = 100_000
-    /// Failed logins one source host may make within `failedLoginWindow` before further attempts get `tooManyAttempts`.
-    public var maxFailedLoginsPerSource: Int = 10
-    public var failedLoginWindow: Duration = .seconds(60)
-
-    public init() {}
 }
 
 /// The persisted form of `accounts.json`.

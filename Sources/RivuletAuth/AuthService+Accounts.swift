@@ -15,37 +15,39 @@ extension AuthService {
         let email = email ?? Self.defaultAdministratorEmail
         let tenant = tenant ?? email.replacingOccurrences(of: "@", with: "_")
         try Self.validate(email: email, tenant: tenant, password: password)
+        if let existing = findUser({ _ in true }) { return Self.unchanged(existing) }
 
         let generatedPassword = password == nil ? Base64URL.encode(AuthCrypto.randomBytes(count: 18)) : nil
         let user = makeUser(tenant: tenant, username: Self.administratorUsername, email: email,
                             password: password ?? generatedPassword!)
+        let passwordFile = generatedPassword == nil ? nil : dataDirectoryPath + "/initial-admin-password"
         let created = try updateAccounts { (file: inout AccountsFile) throws(AuthError) -> Bool in
+            // A concurrent caller may have created the first account since the check above.
             guard file.users.isEmpty else { return false }
+            if let generatedPassword, let passwordFile {
+                // Written before the account, so a crash in between never leaves an account whose password is lost.
+                do throws(AuthFileError) {
+                    try SecureFile.writeAtomically(Array((generatedPassword + "\n").utf8), to: passwordFile)
+                } catch {
+                    throw .storage(error.description)
+                }
+            }
             if !file.tenants.contains(where: { $0.name == tenant }) {
                 file.tenants.append(StoredTenant(name: tenant, createdAt: user.createdAt))
             }
             file.users.append(user)
             return true
         }
-        guard created else {
-            let existing = findUser { _ in true }!
-            return AdministratorBootstrap(created: false, tenant: existing.tenant, username: existing.username,
-                                          email: existing.email, generatedPassword: nil, passwordFile: nil)
-        }
+        guard created else { return Self.unchanged(findUser { _ in true }!) }
 
-        var passwordFile: String?
-        if let generatedPassword {
-            let path = dataDirectoryPath + "/initial-admin-password"
-            do {
-                try SecureFile.writeAtomically(Array((generatedPassword + "\n").utf8), to: path)
-            } catch {
-                throw .storage(error.description)
-            }
-            passwordFile = path
-        }
         auditLogger.info("created administrator", ["tenant": tenant, "username": Self.administratorUsername, "email": email])
         return AdministratorBootstrap(created: true, tenant: tenant, username: Self.administratorUsername, email: email,
                                       generatedPassword: generatedPassword, passwordFile: passwordFile)
+    }
+
+    private static func unchanged(_ existing: StoredUser) -> AdministratorBootstrap {
+        AdministratorBootstrap(created: false, tenant: existing.tenant, username: existing.username, email: existing.email,
+                               generatedPassword: nil, passwordFile: nil)
     }
 
     /// Checks an email and password and returns a JWT. Hashes the password, so call it off the event loop.

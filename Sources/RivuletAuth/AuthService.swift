@@ -40,6 +40,12 @@ public final class AuthService: Authenticating {
             maxFailures: configuration.maxFailedLoginsPerSource, window: Self.seconds(configuration.failedLoginWindow))
         do throws(AuthFileError) {
             try SecureFile.createDirectory(dataDirectory)
+            for name in ["jwt-secret", "accounts.json", "initial-admin-password"] {
+                let path = dataDirectory + "/" + name
+                if try SecureFile.restrictToOwner(path) {
+                    logger.warning("file was readable by group or others; restricted it to its owner", ["path": path])
+                }
+            }
             self.secret = try Self.loadOrCreateSecret(path: dataDirectory + "/jwt-secret", logger: logger)
             self.accounts = Mutex(try Self.loadAccounts(path: dataDirectory + "/accounts.json"))
         } catch {
@@ -98,14 +104,14 @@ public final class AuthService: Authenticating {
 
     // MARK: Users
 
-    /// The record of one user, or nil when the user does not exist.
+    /// Returns the record of one user, or nil when the user does not exist.
     public func userRecord(for principal: Principal) -> UserRecord? {
         accounts.withLock { file in
             file.users.first { $0.tenant == principal.tenant && $0.username == principal.username }?.record
         }
     }
 
-    /// Every user of `tenant`, in creation order.
+    /// Returns every user of `tenant`, in creation order.
     public func users(tenant: String) -> [UserRecord] {
         accounts.withLock { file in file.users.filter { $0.tenant == tenant }.map(\.record) }
     }
@@ -143,11 +149,12 @@ public final class AuthService: Authenticating {
         return file
     }
 
-    /// Applies `change` to a copy of the accounts, writes it, then makes it visible.
-    func updateAccounts<Result>(_ change: (inout AccountsFile) throws(AuthError) -> Result) throws(AuthError) -> Result {
-        try writeLock.withLock { _ throws(AuthError) -> Result in
+    /// Applies `change` to a copy of the accounts and, when it returns true, writes the copy and then makes it visible.
+    /// Returns what `change` returned.
+    func updateAccounts(_ change: (inout AccountsFile) throws(AuthError) -> Bool) throws(AuthError) -> Bool {
+        try writeLock.withLock { _ throws(AuthError) -> Bool in
             var file = accounts.withLock { $0 }
-            let result = try change(&file)
+            guard try change(&file) else { return false }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             do {
@@ -159,7 +166,7 @@ public final class AuthService: Authenticating {
                 throw .storage("encoding accounts failed: \(error)")
             }
             accounts.withLock { $0 = file }
-            return result
+            return true
         }
     }
 

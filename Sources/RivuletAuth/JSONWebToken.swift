@@ -17,7 +17,7 @@ public struct TokenClaims: Sendable, Equatable {
     }
 }
 
-/// Why a token was rejected. Callers answer 401 whatever the case; the case is for logs and tests.
+/// The reason a token was rejected. Callers respond 401 whatever the case, which exists for logs and tests.
 public enum TokenError: Error, Sendable, Equatable {
     case malformed
     /// The header names an algorithm other than HS256, `none` included.

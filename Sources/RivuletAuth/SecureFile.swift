@@ -58,8 +58,26 @@ enum SecureFile {
         }
     }
 
+    /// Removes group and other permissions from an existing file; returns true when it had any.
+    static func restrictToOwner(_ path: String) throws(AuthFileError) -> Bool {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            if errno == ENOENT { return false }
+            throw AuthFileError(path: path, operation: "stat", errorNumber: errno)
+        }
+        guard status.st_mode & 0o077 != 0 else { return false }
+        guard chmod(path, status.st_mode & 0o700) == 0 else { throw AuthFileError(path: path, operation: "chmod", errorNumber: errno) }
+        return true
+    }
+
+    /// Creates `path` and any missing parents with mode 0700; an existing directory is left as it is.
     static func createDirectory(_ path: String) throws(AuthFileError) {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT else { throw AuthFileError(path: path, operation: "mkdir", errorNumber: errno) }
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !parent.isEmpty, parent != path else { throw AuthFileError(path: path, operation: "mkdir", errorNumber: ENOENT) }
+        try createDirectory(parent)
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
             throw AuthFileError(path: path, operation: "mkdir", errorNumber: errno)
         }
     }

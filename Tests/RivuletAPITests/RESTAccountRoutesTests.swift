@@ -165,7 +165,7 @@ struct RESTValidateRouteTests {
 
     @Test(arguments: ["/_api/key/validate", "/_fabric/_system/_api/key/validate"])
     func validTokenReturnsTenantObject(path: String) async {
-        let reply = await harness.send("POST", path, text: #"{"jwt":"\#(harness.token)"}"#, authorization: .some(nil))
+        let reply = await harness.send("POST", path, text: #"{"jwt":"\#(harness.token)"}"#)
         #expect(reply.status == 200)
         #expect(reply.resultObject["tenant"] as? String == "acme")
         #expect(reply.resultObject["user"] as? String == "root")
@@ -174,6 +174,11 @@ struct RESTValidateRouteTests {
     @Test func invalidCredentialGets401() async {
         #expect(await harness.send("POST", "/_api/key/validate", text: #"{"jwt":"x.y.z"}"#).status == 401)
         #expect(await harness.send("POST", "/_api/key/validate", text: #"{"apikey":"acme.k.s"}"#).status == 401)
+    }
+
+    @Test func requestWithoutCredentialsGets401() async {
+        let reply = await harness.send("POST", "/_api/key/validate", text: #"{"jwt":"\#(harness.token)"}"#, authorization: .some(nil))
+        #expect(reply.status == 401)
     }
 
     @Test func malformedBodyGets400AndGetGets405() async {

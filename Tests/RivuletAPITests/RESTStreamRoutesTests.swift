@@ -393,3 +393,37 @@ struct RESTStreamRoutesTests {
         #expect(logged?.contains("level=error") == true)
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct RESTConcurrencyTests {
+    @Test func concurrentRequestsGetDistinctIds() async throws {
+        let harness = try RESTHarness()
+        try harness.engine.createStream(harness.address("c8globals.orders"))
+        let ids = await withTaskGroup(of: String?.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    let target = index % 2 == 0 ? "/_fabric/_system/_api/streams" : "/_fabric/_system/_api/streams/c8globals.orders/publish"
+                    let reply = await harness.send(index % 2 == 0 ? "GET" : "POST", target, text: "m\(index)")
+                    return reply.status < 300 ? reply.header("x-gdn-requestid") : nil
+                }
+            }
+            var collected: [String?] = []
+            for await id in group { collected.append(id) }
+            return collected
+        }
+        #expect(ids.count == 50)
+        #expect(ids.allSatisfy { $0 != nil })
+        #expect(Set(ids.compactMap { $0 }).count == 50)
+        #expect(harness.engine.state.withLock { $0.payloads[harness.address("c8globals.orders")]?.count } == 25)
+    }
+
+    @Test func fullWorkQueueGets429() async throws {
+        let harness = try RESTHarness()
+        harness.router.pendingEngineCalls.store(RESTRouter.maxConcurrentEngineCalls, ordering: .relaxed)
+        let reply = await harness.send("GET", "/_fabric/_system/_api/streams")
+        #expect(reply.status == 429)
+        #expect(reply.errorNum == 21009)
+        harness.router.pendingEngineCalls.store(0, ordering: .relaxed)
+        #expect(await harness.send("GET", "/_fabric/_system/_api/streams").status == 200)
+    }
+}

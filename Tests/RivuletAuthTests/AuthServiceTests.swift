@@ -201,3 +201,28 @@ struct AuthServiceTests {
         #expect(service.userRecord(for: Principal(tenant: "acme", username: "nobody")) == nil)
     }
 }
+
+struct AuthFilePermissionTests {
+    @Test func openFilesAreRestrictedToOwnerAtStartup() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let logs = MemorySink()
+        _ = try AuthService(dataDirectory: directory.path, logger: Logger(label: "auth", sink: logs), configuration: fastConfiguration())
+        let secretPath = directory.path + "/jwt-secret"
+        #expect(chmod(secretPath, 0o644) == 0)
+
+        _ = try AuthService(dataDirectory: directory.path, logger: Logger(label: "auth", sink: logs), configuration: fastConfiguration())
+        #expect(fileMode(secretPath) == 0o600)
+        let warning = logs.lines.first { $0.contains("level=warning") }
+        #expect(warning?.contains("jwt-secret") == true)
+    }
+
+    @Test func missingDataDirectoryIsCreatedOwnerOnly() throws {
+        let parent = TemporaryDirectory()
+        defer { parent.remove() }
+        let path = parent.path + "/nested/data"
+        _ = try AuthService(dataDirectory: path, logger: Logger(label: "auth", sink: MemorySink()), configuration: fastConfiguration())
+        #expect(fileMode(path) == 0o700)
+        #expect(FileManager.default.fileExists(atPath: path + "/jwt-secret"))
+    }
+}

@@ -1,0 +1,10 @@
+/// Failures of account operations.
+public enum AuthError: Error, Sendable, Equatable {
+    /// Unknown account, wrong password or inactive user; one case so callers cannot tell which.
+    case invalidCredentials
+    case invalidArgument(String)
+    /// The source address failed too many logins recently; retry after the throttle window.
+    case tooManyAttempts
+    /// The accounts file, the JWT secret or the password file could not be read or written.
+    case storage(String)
+}
