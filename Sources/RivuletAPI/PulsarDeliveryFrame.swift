@@ -7,13 +7,13 @@ enum PulsarDeliveryFrame {
     static func encode(_ delivery: Delivery) -> [UInt8] {
         let message = delivery.message
         var writer = PulsarJSONWriter(capacity: message.payload.count * 4 / 3 + 160)
-        writer.addASCIIString("messageId", Array(message.id.encoded.utf8))
-        writer.addASCIIString("payload", Base64.encodeToBytes(message.payload))
+        writer.addASCIIString("messageId", message.id.encoded)
+        writer.addASCIIString("payload", Base64.encodeArray(message.payload))
         writer.addStringMap("properties", message.properties)
-        writer.addString("publishTime", PulsarTimestamp.format(epochMillis: message.publishTime))
+        writer.addTimestamp("publishTime", epochMillis: message.publishTime)
         writer.addInteger("redeliveryCount", delivery.redeliveryCount)
         if message.eventTime != 0 {
-            writer.addString("eventTime", PulsarTimestamp.format(epochMillis: message.eventTime))
+            writer.addTimestamp("eventTime", epochMillis: message.eventTime)
         }
         if let key = message.key {
             writer.addString("key", key)

@@ -50,8 +50,8 @@ struct PulsarJSONScanner {
     }
 
     /// Reads the next member's key and its colon; returns nil after the closing brace.
-    /// `first` tracks whether a comma must come before the key.
-    mutating func nextMemberKey(first: inout Bool) throws(PulsarJSONError) -> [UInt8]? {
+    /// `first` tracks whether a comma must come before the key. A key without escapes is a slice of the frame.
+    mutating func nextMemberKey(first: inout Bool) throws(PulsarJSONError) -> ArraySlice<UInt8>? {
         skipWhitespace()
         guard index < bytes.count else { throw failure("unterminated object") }
         if bytes[index] == UInt8(ascii: "}") {
@@ -64,7 +64,7 @@ struct PulsarJSONScanner {
         }
         first = false
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a member name") }
-        let key = try readString()
+        let key = try readStringSlice()
         try expect(UInt8(ascii: ":"), "expected ':'")
         return key
     }
@@ -159,20 +159,25 @@ struct PulsarJSONScanner {
     private mutating func readMemberPrefix() throws(PulsarJSONError) {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a member name") }
-        _ = try readString()
+        _ = try readStringSlice()
         try expect(UInt8(ascii: ":"), "expected ':'")
     }
 
     /// Reads a string and returns its decoded UTF-8 bytes; lone surrogate escapes become U+FFFD.
     mutating func readString() throws(PulsarJSONError) -> [UInt8] {
+        Array(try readStringSlice())
+    }
+
+    /// Reads a string like `readString()`, returning a slice of the frame when the string has no escapes.
+    mutating func readStringSlice() throws(PulsarJSONError) -> ArraySlice<UInt8> {
         try expect(UInt8(ascii: "\""), "expected '\"'")
         let start = index
-        // Fast path: most strings (base64 payloads, ids) contain no escapes and can be sliced.
+        // Fast path: most strings (keys, base64 payloads, ids) contain no escapes and can be sliced.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
-                return Array(bytes[start..<index - 1])
+                return bytes[start..<index - 1]
             }
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw failure("unescaped control character in a string") }
@@ -184,7 +189,7 @@ struct PulsarJSONScanner {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return output
+                return output[...]
             case UInt8(ascii: "\\"):
                 try readEscape(into: &output)
             case 0..<0x20:
@@ -321,11 +326,11 @@ struct PulsarJSONScanner {
     }
 }
 
-extension Array where Element == UInt8 {
+extension ArraySlice where Element == UInt8 {
     /// Compares these bytes with an ASCII key without building a String.
     func equalsASCII(_ key: StaticString) -> Bool {
         guard count == key.utf8CodeUnitCount else { return false }
-        for offset in 0..<count where self[offset] != key.utf8Start[offset] {
+        for offset in 0..<count where self[startIndex + offset] != key.utf8Start[offset] {
             return false
         }
         return true

@@ -25,9 +25,25 @@ struct PulsarJSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func addInteger<Value: BinaryInteger>(_ key: StaticString, _ value: Value) {
+    /// Adds a string member whose value is already ASCII-safe (base64), skipping the escape scan.
+    mutating func addASCIIString(_ key: StaticString, _ value: String) {
         addKey(key)
-        bytes.append(contentsOf: Array(String(value).utf8))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: value.utf8)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func addInteger(_ key: StaticString, _ value: Int) {
+        addKey(key)
+        PulsarTimestamp.appendDigits(Int64(value), width: 1, to: &bytes)
+    }
+
+    /// Adds a timestamp member in `PulsarTimestamp.format(epochMillis:)` form.
+    mutating func addTimestamp(_ key: StaticString, epochMillis: Int64) {
+        addKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        PulsarTimestamp.append(epochMillis: epochMillis, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     mutating func addBool(_ key: StaticString, _ value: Bool) {

@@ -51,15 +51,15 @@ private struct RawFields {
         var first = true
         while let name = try scanner.nextMemberKey(first: &first) {
             if name.equalsASCII("payload") {
-                payload = try Self.stringField(&scanner, "payload")
+                payload = try Self.stringField(&scanner, "'payload' must be a string")
             } else if name.equalsASCII("properties") {
                 properties = try Self.readProperties(&scanner)
             } else if name.equalsASCII("context") {
-                context = try Self.stringField(&scanner, "context").map { String(decoding: $0, as: UTF8.self) }
+                context = try Self.stringField(&scanner, "'context' must be a string").map { String(decoding: $0, as: UTF8.self) }
             } else if name.equalsASCII("key") {
-                key = try Self.stringField(&scanner, "key").map { String(decoding: $0, as: UTF8.self) }
+                key = try Self.stringField(&scanner, "'key' must be a string").map { String(decoding: $0, as: UTF8.self) }
             } else if name.equalsASCII("eventTime") {
-                eventTime = try Self.stringField(&scanner, "eventTime")
+                eventTime = try Self.stringField(&scanner, "'eventTime' must be a string")
             } else if name.equalsASCII("deliverAt") {
                 deliverAt = try Self.longField(&scanner, "deliverAt")
             } else if name.equalsASCII("deliverAfterMs") {
@@ -75,7 +75,7 @@ private struct RawFields {
         guard let payload else {
             return .failure(.invalidField("payload is missing: send it as standard base64", context: context))
         }
-        guard let bytes = Base64.decode(payload) else {
+        guard let bytes = Base64.decodeArray(payload) else {
             return .failure(.invalidField("payload is not valid standard base64", context: context))
         }
         var eventMillis: Int64 = 0
@@ -98,10 +98,12 @@ private struct RawFields {
     }
 
     /// Reads a string member. Numbers and booleans are taken as their text, null as absent, and a container is an error.
-    static func stringField(_ scanner: inout PulsarJSONScanner, _ name: String) throws(PulsarJSONError) -> [UInt8]? {
+    static func stringField(
+        _ scanner: inout PulsarJSONScanner, _ message: @autoclosure () -> String
+    ) throws(PulsarJSONError) -> [UInt8]? {
         let start = scanner.index
         guard let scalar = try scanner.readScalarOrSkip() else {
-            throw PulsarJSONError(message: "'\(name)' must be a string", offset: start)
+            throw PulsarJSONError(message: message(), offset: start)
         }
         return scalar.coercedText
     }
@@ -139,7 +141,7 @@ private struct RawFields {
         var first = true
         while let nameBytes = try scanner.nextMemberKey(first: &first) {
             let name = String(decoding: nameBytes, as: UTF8.self)
-            guard let value = try stringField(&scanner, "properties.\(name)") else { continue }
+            guard let value = try stringField(&scanner, "'properties.\(name)' must be a string") else { continue }
             let text = String(decoding: value, as: UTF8.self)
             if let existing = result.firstIndex(where: { $0.0 == name }) {
                 result[existing].1 = text
@@ -158,7 +160,7 @@ enum PulsarProducerAck {
     static func ok(messageId: String, context: String?) -> [UInt8] {
         var writer = PulsarJSONWriter()
         writer.addString("result", "ok")
-        writer.addASCIIString("messageId", Array(messageId.utf8))
+        writer.addASCIIString("messageId", messageId)
         if let context { writer.addString("context", context) }
         writer.addInteger("errorCode", 0)
         writer.addInteger("schemaVersion", 0)

@@ -5,12 +5,28 @@ enum PulsarTimestamp {
     /// Formats like Java's `ISO_OFFSET_DATE_TIME` in UTC: `2021-10-29T16:01:38.967Z`, with trailing zeros of the
     /// fraction dropped (`.84Z`) and no fraction at all on a whole second.
     static func format(epochMillis: Int64) -> String {
+        var bytes: [UInt8] = []
+        append(epochMillis: epochMillis, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the `format(epochMillis:)` text to `bytes`, without building a String on the delivery path.
+    static func append(epochMillis: Int64, to bytes: inout [UInt8]) {
         let days = floorDivide(epochMillis, millisPerDay)
         let millisOfDay = epochMillis - days * millisPerDay
         let (year, month, day) = civilDate(daysSinceEpoch: days)
         let seconds = millisOfDay / 1000
-        var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
-        text += "T" + pad(seconds / 3600, 2) + ":" + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2)
+        appendDigits(year, width: 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(month, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(day, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        appendDigits(seconds / 3600, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(seconds / 60 % 60, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(seconds % 60, width: 2, to: &bytes)
         var fraction = millisOfDay % 1000
         if fraction != 0 {
             var digits = 3
@@ -18,9 +34,10 @@ enum PulsarTimestamp {
                 fraction /= 10
                 digits -= 1
             }
-            text += "." + pad(fraction, digits)
+            bytes.append(UInt8(ascii: "."))
+            appendDigits(fraction, width: digits, to: &bytes)
         }
-        return text + "Z"
+        bytes.append(UInt8(ascii: "Z"))
     }
 
     /// Parses `ISO_OFFSET_DATE_TIME` text (`2024-05-01T10:00:00.123+02:00`, seconds and fraction optional,
@@ -91,9 +108,26 @@ enum PulsarTimestamp {
         value >= 0 ? value / divisor : -((-value + divisor - 1) / divisor)
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    /// Appends a non-negative `value` in decimal, zero-padded to at least `width` digits.
+    static func appendDigits(_ value: Int64, width: Int, to bytes: inout [UInt8]) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var remaining = value.magnitude
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+                count += 1
+            } while remaining > 0
+            while count < width {
+                buffer[count] = UInt8(ascii: "0")
+                count += 1
+            }
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+        }
     }
 }
 

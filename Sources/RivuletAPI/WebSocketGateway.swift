@@ -41,6 +41,8 @@ final class WebSocketGateway: Sendable {
                 throw APIError.badParameter("\(request.path) is a WebSocket endpoint: send a GET with 'Upgrade: websocket'")
             }
             let handler = try open(route, request: request, logger: connectionLogger)
+            // NOTE: the engine handle is released in webSocketDidClose; this relies on the transport calling it
+            // even when an accepted upgrade never reaches webSocketDidOpen.
             responder.upgrade(to: handler, headers: [])
         } catch {
             // The path only, never the target: the query can carry an OTP or a token.

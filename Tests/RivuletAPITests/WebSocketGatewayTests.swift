@@ -192,6 +192,25 @@ import Testing
         #expect(sink.lines.allSatisfy { $0.contains("connection=42") })
     }
 
+    @Test func openAndCloseAreLoggedWithIds() throws {
+        let sink = MemorySink()
+        let responder = RecordingResponder()
+        Fixtures.gateway(engine: StubEngine(), sink: sink).handle(Fixtures.request(Fixtures.consumerPath), responder: responder)
+        let handler = try #require(responder.handler)
+        let connection = RecordingConnection()
+        handler.webSocketDidOpen(connection)
+        handler.webSocketDidClose(connection, code: 1000)
+        let lifecycle = sink.lines.filter { $0.contains("level=info") }
+        #expect(lifecycle.count == 2)
+        for line in lifecycle {
+            #expect(line.contains("tenant=demo"))
+            #expect(line.contains("stream=c8globals.orders"))
+            #expect(line.contains("subscription=sub"))
+            #expect(line.contains("connection=42"))
+        }
+        #expect(lifecycle.last?.contains("code=1000") == true)
+    }
+
     // MARK: Deliveries before the socket opens
 
     @Test func deliveriesBeforeOpenAreFlushedInOrder() throws {
