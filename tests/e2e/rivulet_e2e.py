@@ -191,7 +191,9 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Return whether nothing listens on the port; connections of an earlier server in TIME_WAIT do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -132,15 +132,17 @@ def test_pyc8_stream_lifecycle(pyc8_server):
         subscriber.close()
     assert decoded(message) == "hello from pyC8"
 
+    # The only subscription acknowledged the first message, so it is gone; a reader from the earliest
+    # retained message sees the next one, which the subscription has not acknowledged yet.
+    assert client.publish_message_stream(topic, "from REST") is True
     reader = client.create_stream_reader(name, start_message_id="earliest")
     try:
         reader.settimeout(10)
         read = json.loads(reader.recv())
     finally:
         reader.close()
-    assert decoded(read) == "hello from pyC8"
+    assert decoded(read) == "from REST"
 
-    assert client.publish_message_stream(topic, "from REST") is True
     stats = client.get_stream_stats(name)
     assert isinstance(stats, dict)
     assert subscription in stats["subscriptions"]

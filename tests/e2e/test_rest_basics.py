@@ -34,6 +34,7 @@ def attach_and_close_consumer(rest: RestClient, name: str, subscription: str, lo
 def test_local_datacenter_advertises_url(shared_server):
     """SDKs connect their WebSockets to `api-` + tags.url, so it must be the advertised host and port."""
     rest = RestClient(shared_server)
+    rest.login()
 
     body = rest.request("GET", "/datacenter/local").json()
 
