@@ -19,8 +19,11 @@ import Testing
     }
 
     @Test func truncatedMessageBodyRejected() {
-        let body = encodeMessageBody(StoredMessage(id: MessageID(streamId: 1, sequence: 1), publishTime: 0, payload: [1, 2, 3]))
-        for length in 0..<body.count {
+        let payload: [UInt8] = [1, 2, 3]
+        let body = encodeMessageBody(StoredMessage(id: MessageID(streamId: 1, sequence: 1), publishTime: 0, payload: payload))
+        // The payload is the rest of the body, so only cuts before it are detectable here; the record's CRC-32C
+        // catches the others.
+        for length in 0..<(body.count - payload.count) {
             #expect(decodeMessageBody(Array(body.prefix(length)), id: MessageID(streamId: 1, sequence: 1), publishTime: 0) == nil)
         }
     }
