@@ -25,34 +25,30 @@ extension RESTRouter {
                     ("username", .string(login.principal.username)),
                 ])
             } catch {
-                switch error {
-                case .invalidCredentials: exchange.fail(.invalidCredentials())
-                case .invalidArgument(let message): exchange.fail(.badParameter(message))
-                case .tooManyAttempts: exchange.fail(.tooManyRequests("too many failed logins from your address: wait, then retry"))
-                case .storage: exchange.failUnexpectedly(error)
-                }
+                if case .storage = error { exchange.failUnexpectedly(error) } else { exchange.fail(APIError(error)) }
             }
         }
     }
 
-    /// `POST /_api/key/validate` with `{"jwt":...}`: returns whom the token names, as an object (jsC8 reads
-    /// `result.tenant`). The request itself needs credentials too, as every route outside `/_open/` does.
-    /// API keys do not exist yet, so `{"apikey":...}` always gets 401.
-    func routeValidate(_ exchange: RESTExchange) throws {
-        guard exchange.request.method == "POST" else {
-            throw APIError.methodNotAllowed(exchange.request.method, exchange.request.path)
-        }
-        let object = (try? JSONSerialization.jsonObject(with: Data(exchange.request.body))) as? [String: Any]
+    /// `POST /_api/key/validate` with `{"jwt":...}` or `{"apikey":...}`: returns whom the token or key names, as an
+    /// object (jsC8 reads `result.tenant`). The request itself needs credentials too, as every route outside `/_open/`
+    /// does, and a token or key of another tenant counts as invalid.
+    func routeValidate(_ call: RESTCall) throws {
+        try Self.require(call, "POST")
+        let object = (try? JSONSerialization.jsonObject(with: Data(call.request.body))) as? [String: Any]
         guard let object, object["jwt"] is String || object["apikey"] is String else {
             throw APIError.badParameter("validate body must be a JSON object with a string 'jwt' or 'apikey'")
         }
-        guard let token = object["jwt"] as? String, let principal = auth.principal(forToken: token) else {
+        let principal = (object["jwt"] as? String).flatMap(auth.principal(forToken:))
+            ?? (object["apikey"] as? String).flatMap(auth.principal(forKey:))
+        guard let principal, principal.tenant == call.principal.tenant else {
             throw APIError.unauthorized("token or API key is invalid or expired")
         }
-        exchange.succeed(result: .object([
+        call.exchange.succeed(result: .object([
             ("tenant", .string(principal.tenant)),
             ("user", .string(principal.username)),
             ("parent", .string(principal.username)),
+            ("keyid", principal.keyId.map(RESTJSON.string) ?? .null),
         ]))
     }
 
@@ -64,17 +60,95 @@ extension RESTRouter {
         call.exchange.succeed(fields: [("otp", .string(otp))])
     }
 
-    /// `GET /_api/user`: the caller's own record first (pyC8 reads the tenant from it), then, for `root`,
-    /// the tenant's other users.
+    /// `/_api/user` (list, create), `/_api/user/{user}` (get, update, delete) and the access-level paths below
+    /// `/_api/user/{user}/database`. Also reached as `/_fabric/{f}/_admin/user/...`. A user may be named
+    /// `{tenant}.{user}` with the caller's own tenant, as the Java SDK does.
     func routeUser(_ call: RESTCall) throws {
-        guard call.segments == ["user"] else { throw APIError.routeNotFound(call.method, call.request.path) }
-        try Self.require(call, "GET")
+        let rest = Array(call.segments.dropFirst())
+        guard let first = rest.first else {
+            try Self.require(call, "GET", "POST")
+            if call.method == "POST" { try createUser(call) } else { try listUsers(call) }
+            return
+        }
+        let username = Self.unqualifiedUser(first, tenant: call.principal.tenant, auth: auth)
+        if rest.count >= 2 {
+            guard rest[1] == "database" else { throw APIError.routeNotFound(call.method, call.request.path) }
+            try routeAccessLevels(call, subject: .user(username), rest: Array(rest.dropFirst(2)))
+            return
+        }
+        try Self.require(call, "GET", "PUT", "PATCH", "DELETE")
+        let principal = call.principal
+        let source = call.request.remoteAddress
+        switch call.method {
+        case "GET":
+            try requireSelfOrAdministrator(call, .user(username))
+            guard let record = auth.userRecord(for: Principal(tenant: principal.tenant, username: username)) else {
+                throw APIError(AuthError.notFound("user '\(username)' not found"))
+            }
+            call.exchange.succeed(result: Self.userJSON(record))
+        case "DELETE":
+            try requireTenantAdministrator(call, "deleting users")
+            try performAccountChange(call.exchange, status: 202) { [auth] () throws(AuthError) -> RESTJSON in
+                try auth.deleteUser(username, by: principal, sourceAddress: source)
+                return .emptyObject
+            }
+        default:
+            let changes = try Self.userChanges(call)
+            let isSelf = principal.keyId == nil && principal.username == username
+            // Users may change their own password, email and display name; anything else is administration.
+            if !(isSelf && changes.active == nil) { try requireTenantAdministrator(call, "changing other users") }
+            try performAccountChange(call.exchange) { [auth] () throws(AuthError) -> RESTJSON in
+                Self.userJSON(try auth.updateUser(username, changes, by: principal, sourceAddress: source))
+            }
+        }
+    }
+
+    /// The caller's own record first (pyC8 reads the tenant from it), then, for the administrator, the other users.
+    /// A key answers with the record of the user who created it.
+    private func listUsers(_ call: RESTCall) throws {
         guard let own = auth.userRecord(for: call.principal) else { throw APIError.unauthorized() }
         var records = [own]
-        if call.principal.username == "root" {
+        if auth.canAdministerTenant(call.principal) {
             records += auth.users(tenant: call.principal.tenant).filter { $0.username != own.username }
         }
         call.exchange.succeed(result: .array(records.map(Self.userJSON)))
+    }
+
+    /// `POST /_api/user` with `{user, passwd, email?, active?, displayName?, extra?}`.
+    private func createUser(_ call: RESTCall) throws {
+        try requireTenantAdministrator(call, "creating users")
+        let usage = #"send {"user": "<name>", "passwd": "<password>", "email": "<optional>", "active": true}"#
+        let object = try Self.jsonObject(call, usage: usage)
+        guard let username = object["user"] as? String else { throw APIError.badParameter("body has no string 'user': \(usage)") }
+        guard let password = object["passwd"] as? String ?? object["password"] as? String else {
+            throw APIError.badParameter("body has no string 'passwd': \(usage)")
+        }
+        let email = object["email"] as? String
+        let active = object["active"] as? Bool ?? true
+        let displayName = object["displayName"] as? String ?? (object["extra"] as? [String: Any])?["name"] as? String
+        let principal = call.principal
+        let source = call.request.remoteAddress
+        try performAccountChange(call.exchange, status: 201) { [auth] () throws(AuthError) -> RESTJSON in
+            Self.userJSON(try auth.createUser(username, email: email, password: password, active: active,
+                                              displayName: displayName, by: principal, sourceAddress: source))
+        }
+    }
+
+    private static func userChanges(_ call: RESTCall) throws(APIError) -> UserChanges {
+        let object = try jsonObject(call, usage: #"send any of {"passwd", "active", "email", "displayName"}"#)
+        var changes = UserChanges()
+        changes.password = object["passwd"] as? String ?? object["password"] as? String
+        changes.active = object["active"] as? Bool
+        changes.email = object["email"] as? String
+        changes.displayName = object["displayName"] as? String ?? (object["extra"] as? [String: Any])?["name"] as? String
+        return changes
+    }
+
+    /// Strips a `{tenant}.` qualifier naming the caller's tenant unless a user has the qualified name itself.
+    private static func unqualifiedUser(_ name: String, tenant: String, auth: AuthService) -> String {
+        let stripped = unqualified(name, tenant: tenant)
+        guard stripped != name, auth.userRecord(for: Principal(tenant: tenant, username: name)) == nil else { return name }
+        return stripped
     }
 
     static func userJSON(_ record: UserRecord) -> RESTJSON {

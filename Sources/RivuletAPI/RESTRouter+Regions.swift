@@ -33,24 +33,6 @@ extension RESTRouter {
         }
     }
 
-    /// `/_fabric/{f}/_api/database/current`, `/database/user`, `/database/metadata` and `/database`.
-    func routeDatabase(_ call: RESTCall) throws {
-        guard call.segments.count <= 2 else { throw APIError.routeNotFound(call.method, call.request.path) }
-        try Self.require(call, "GET")
-        let fabric = try call.fabric()
-        let exchange = call.exchange
-        switch call.segments.dropFirst().first {
-        case nil:
-            exchange.succeed(result: .array([.string(fabric)]))
-        case "current", "metadata":
-            exchange.succeed(result: fabricJSON(fabric, tenant: call.principal.tenant))
-        case "user":
-            exchange.succeed(result: .array([fabricJSON(fabric, tenant: call.principal.tenant)]))
-        default:
-            throw APIError.routeNotFound(call.method, call.request.path)
-        }
-    }
-
     /// Returns this server's one region in GDN's data-centre shape.
     func regionJSON() -> RESTJSON {
         let url = configuration.advertiseURL

@@ -116,8 +116,9 @@ extension RESTRouter {
     // MARK: Endpoints
 
     private func listStreams(_ call: RESTCall, _ scope: StreamScopeContext, filter: StreamScope?) throws {
-        try perform(call.exchange) { [engine] in
+        try perform(call.exchange) { [self, engine] in
             let streams = engine.listStreams(tenant: scope.tenant, fabric: scope.fabric, scope: filter)
+                .filter { self.canSee(call.principal, fabric: scope.fabric, stream: $0.address.topic) }
                 .sorted { $0.address.topic < $1.address.topic }
             return .array(streams.map { RESTStreamShapes.record($0) })
         }

@@ -7,7 +7,8 @@ import Synchronization
 /// The GDN REST surface: logins, user and OTP, regions, fabric information and the stream endpoints.
 ///
 /// `handle` runs on an event-loop thread, so password hashing and engine calls run on `workQueue`, and publishes
-/// respond from the engine's completion callback. Every path outside `/_open/` needs `Authorization: bearer <jwt>`.
+/// respond from the engine's completion callback. Every path outside `/_open/` needs `Authorization: bearer <jwt>`
+/// or `apikey <key>`, names only the caller's tenant and an existing fabric of it, and passes the access levels.
 final class RESTRouter: Sendable {
     /// Logins hash a password for hundreds of milliseconds; more than this many at once get 429.
     static let maxConcurrentLogins = 4
@@ -64,16 +65,22 @@ final class RESTRouter: Sendable {
         if let tenant = path.tenant, tenant != principal.tenant {
             throw APIError.forbidden("tenant '\(tenant)' in the path differs from your tenant '\(principal.tenant)'")
         }
+        if let fabric = path.fabric, !auth.fabricExists(tenant: principal.tenant, fabric: fabric) {
+            throw APIError.fabricNotFound(fabric)
+        }
         let call = RESTCall(exchange: exchange, path: path, principal: principal)
         switch path.segments.first {
         case "apid": try routeOneTimePassword(call)
-        case "key" where path.segments == ["key", "validate"]: try routeValidate(exchange)
+        case "key": try routeKey(call)
+        case "tenant": try routeTenant(call)
         case "user": try routeUser(call)
         case "_admin" where path.segments.dropFirst().first == "user":
             try routeUser(RESTCall(exchange: exchange, path: path.droppingFirst(), principal: principal))
         case "datacenter": try routeDatacenter(call)
         case "database": try routeDatabase(call)
-        case "streams": try routeStreams(call)
+        case "streams":
+            try authorizeStreams(call)
+            try routeStreams(call)
         default: throw APIError.routeNotFound(exchange.request.method, exchange.request.path)
         }
     }
@@ -136,12 +143,9 @@ struct RESTCall: Sendable {
     var method: String { exchange.request.method }
     var segments: [String] { path.segments }
 
-    /// Returns the fabric named by the path, `_system` without one.
-    /// - Throws: `APIError.fabricNotFound` for any fabric but `_system`, the only one each tenant has.
+    /// Returns the fabric named by the path, `_system` without one. The router has checked that it exists.
     func fabric() throws(APIError) -> String {
-        let fabric = path.fabric ?? "_system"
-        guard fabric == "_system" else { throw .fabricNotFound(fabric) }
-        return fabric
+        path.fabric ?? "_system"
     }
 }
 

@@ -57,15 +57,15 @@ final class WebSocketGateway: Sendable {
         let query = WebSocketQuery(request)
         switch route.role {
         case .producer:
-            try authorize(request, query: query, tenant: route.address.tenant)
+            try authorize(request, query: query, route: route)
             return try openProducer(route.address, settings: try query.producerSettings(), request: request, logger: logger)
         case .consumer:
             let options = try query.consumerOptions(
                 subscription: route.subscription ?? "", maxReceiverQueueSize: configuration.maxReceiverQueueSize)
-            try authorize(request, query: query, tenant: route.address.tenant)
+            try authorize(request, query: query, route: route)
             return try openConsumer(route.address, options: options, request: request, logger: logger)
         case .reader:
-            try authorize(request, query: query, tenant: route.address.tenant)
+            try authorize(request, query: query, route: route)
             let settings = try query.readerSettings(maxReceiverQueueSize: configuration.maxReceiverQueueSize)
             return try openReader(route.address, settings: settings, logger: logger)
         }
@@ -113,7 +113,10 @@ final class WebSocketGateway: Sendable {
 
     /// Checks credentials: the `Authorization` header, else `?otp=` (redeemed here, once), else `?token=`
     /// with or without its `Bearer ` prefix. 401 without valid credentials, 403 for another tenant's stream.
-    private func authorize(_ request: HTTPRequest, query: WebSocketQuery, tenant: String) throws(APIError) {
+    /// Then the fabric must exist (404) and the stream level must allow the role (403): producers need `rw` or
+    /// `wo`, consumers and readers `rw` or `ro`, and creating a missing stream needs fabric level `rw`.
+    private func authorize(_ request: HTTPRequest, query: WebSocketQuery, route: WebSocketRoute) throws(APIError) {
+        let tenant = route.address.tenant
         let principal: Principal?
         if let header = request.headers["Authorization"] {
             principal = auth.authenticate(authorization: header)
@@ -130,6 +133,22 @@ final class WebSocketGateway: Sendable {
         }
         guard principal.tenant == tenant else {
             throw APIError.forbidden("Not authorized: tenant '\(principal.tenant)' cannot use streams of tenant '\(tenant)'")
+        }
+        try checkAccess(principal, route: route)
+    }
+
+    private func checkAccess(_ principal: Principal, route: WebSocketRoute) throws(APIError) {
+        let address = route.address
+        guard auth.fabricExists(tenant: address.tenant, fabric: address.fabric) else { throw .fabricNotFound(address.fabric) }
+        let level = auth.streamAccess(principal, fabric: address.fabric, stream: address.topic)
+        let allowed = route.role == .producer ? level.canPublish : level.canConsume
+        guard allowed else {
+            let needed = route.role == .producer ? "'rw' or 'wo'" : "'rw' or 'ro'"
+            throw .forbidden("Not authorized: \(route.role.rawValue) on '\(address.topic)' needs stream level \(needed)")
+        }
+        if configuration.autoCreateStreams, route.role != .reader, !engine.streamExists(address),
+            auth.fabricAccess(principal, fabric: address.fabric) != .readWrite {
+            throw .forbidden("Not authorized: stream '\(address.topic)' does not exist, and creating it needs fabric level 'rw'")
         }
     }
 

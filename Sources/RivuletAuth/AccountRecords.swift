@@ -32,11 +32,105 @@ public struct AdministratorBootstrap: Sendable, Equatable {
     public var passwordFile: String?
 }
 
-/// The persisted form of `accounts.json`.
+/// The persisted form of `accounts.json`. Version 1 files (tenants and users only) load with empty fabrics, keys and grants.
 struct AccountsFile: Codable, Sendable {
-    var version: Int = 1
+    var version: Int = 2
     var tenants: [StoredTenant] = []
     var users: [StoredUser] = []
+    /// Fabrics other than `_system`, which every tenant has without a record.
+    var fabrics: [StoredFabric] = []
+    var keys: [StoredKey] = []
+    var grants: [StoredGrant] = []
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(Int.self, forKey: .version)
+        tenants = try container.decode([StoredTenant].self, forKey: .tenants)
+        users = try container.decode([StoredUser].self, forKey: .users)
+        fabrics = try container.decodeIfPresent([StoredFabric].self, forKey: .fabrics) ?? []
+        keys = try container.decodeIfPresent([StoredKey].self, forKey: .keys) ?? []
+        grants = try container.decodeIfPresent([StoredGrant].self, forKey: .grants) ?? []
+    }
+}
+
+struct StoredFabric: Codable, Sendable, Equatable {
+    var tenant: String
+    var name: String
+    var createdAt: Int64
+}
+
+/// An API key. The secret itself is never stored, only its keyed hash.
+struct StoredKey: Codable, Sendable, Equatable {
+    var tenant: String
+    var keyId: String
+    /// The user who created the key; GDN calls it the key's parent.
+    var user: String
+    /// Standard base64 of HMAC-SHA256 over tenant, key id and secret, keyed with the server's `apikey-secret`.
+    var secretHash: String
+    var createdAt: Int64
+
+    var record: KeyRecord { KeyRecord(tenant: tenant, keyId: keyId, user: user, createdAt: createdAt) }
+}
+
+/// Whom an access level belongs to.
+public enum AccessSubject: Sendable, Hashable {
+    case user(String)
+    case key(String)
+
+    public var kind: String {
+        switch self {
+        case .user: "user"
+        case .key: "key"
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .user(let name), .key(let name): name
+        }
+    }
+}
+
+/// One access level set explicitly: on a fabric when `stream` is nil, else on one stream or the `*` default.
+struct StoredGrant: Codable, Sendable, Equatable {
+    var tenant: String
+    /// `user` or `key`.
+    var subjectKind: String
+    var subjectName: String
+    var fabric: String
+    var stream: String?
+    var level: AccessLevel
+
+    init(tenant: String, subject: AccessSubject, fabric: String, stream: String?, level: AccessLevel) {
+        self.tenant = tenant
+        self.subjectKind = subject.kind
+        self.subjectName = subject.name
+        self.fabric = fabric
+        self.stream = stream
+        self.level = level
+    }
+
+    func belongs(to tenant: String, _ subject: AccessSubject) -> Bool {
+        self.tenant == tenant && subjectKind == subject.kind && subjectName == subject.name
+    }
+}
+
+/// A key as `GET /_api/key` shows it; never carries the secret or its hash.
+public struct KeyRecord: Sendable, Equatable {
+    public var tenant: String
+    public var keyId: String
+    public var user: String
+    /// Epoch seconds.
+    public var createdAt: Int64
+}
+
+/// A freshly created key: the only time the full key is available.
+public struct CreatedKey: Sendable {
+    /// `<tenant>.<keyid>.<secret>`.
+    public var key: String
+    public var record: KeyRecord
 }
 
 struct StoredTenant: Codable, Sendable {

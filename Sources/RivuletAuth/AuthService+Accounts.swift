@@ -56,7 +56,8 @@ extension AuthService {
         let audit: KeyValuePairs<String, String> = ["email": email, "source": sourceAddress]
         try checkThrottle(sourceAddress, audit: audit)
         let lowered = email.lowercased()
-        let user = findUser { $0.email.lowercased() == lowered }
+        // Users created without an email have an empty one, which must never match.
+        let user = lowered.isEmpty ? nil : findUser { $0.email.lowercased() == lowered }
         return try finishLogin(user: user, password: password, source: sourceAddress, audit: audit)
     }
 

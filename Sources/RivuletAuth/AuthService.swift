@@ -4,8 +4,9 @@ import Synchronization
 
 /// Accounts, password logins, JWTs and one-time passwords of one server, persisted in its data directory.
 ///
-/// Files: `jwt-secret` (32 random bytes), `accounts.json` and, after a bootstrap with a generated password,
-/// `initial-admin-password`; all mode 0600 and written atomically. Every method is thread-safe. `login` and
+/// Files: `jwt-secret` and `apikey-secret` (32 random bytes each), `accounts.json` (tenants, users, fabrics, key
+/// hashes and access levels) and, after a bootstrap with a generated password, `initial-admin-password`; all mode
+/// 0600 and written atomically. Every method is thread-safe. `login` and
 /// `ensureAdministrator` hash passwords (hundreds of milliseconds by default), so never call them on an event loop.
 public final class AuthService: Authenticating {
     static let saltByteCount = 16
@@ -17,8 +18,10 @@ public final class AuthService: Authenticating {
     private let logger: Logger
     private let now: @Sendable () -> Double
     private let secret: [UInt8]
+    /// The key of the keyed hash that API key secrets are stored under.
+    let apiKeySecret: [UInt8]
     /// The accounts as last written to disk; changed only after a successful write.
-    private let accounts: Mutex<AccountsFile>
+    let accounts: Mutex<AccountsFile>
     /// Serializes account changes so each write starts from the latest state. Taken before `accounts`, never inside it.
     private let writeLock = Mutex<Void>(())
     private let oneTimePasswords: OneTimePasswordTable
@@ -40,13 +43,14 @@ public final class AuthService: Authenticating {
             maxFailures: configuration.maxFailedLoginsPerSource, window: Self.seconds(configuration.failedLoginWindow))
         do throws(AuthFileError) {
             try SecureFile.createDirectory(dataDirectory)
-            for name in ["jwt-secret", "accounts.json", "initial-admin-password"] {
+            for name in ["jwt-secret", "apikey-secret", "accounts.json", "initial-admin-password"] {
                 let path = dataDirectory + "/" + name
                 if try SecureFile.restrictToOwner(path) {
                     logger.warning("file was readable by group or others; restricted it to its owner", ["path": path])
                 }
             }
             self.secret = try Self.loadOrCreateSecret(path: dataDirectory + "/jwt-secret", logger: logger)
+            self.apiKeySecret = try Self.loadOrCreateSecret(path: dataDirectory + "/apikey-secret", logger: logger)
             self.accounts = Mutex(try Self.loadAccounts(path: dataDirectory + "/accounts.json"))
         } catch {
             throw AuthError.storage(error.description)
@@ -55,20 +59,34 @@ public final class AuthService: Authenticating {
 
     // MARK: Authenticating
 
-    /// Accepts `bearer <jwt>` with the scheme in any case. API keys are not implemented, so `apikey` returns nil.
+    /// Accepts `bearer <jwt>` and `apikey <tenant>.<keyid>.<secret>`, the scheme in any case.
     public func authenticate(authorization: String) -> Principal? {
         let trimmed = authorization.trimmingCharacters(in: .whitespaces)
         guard let space = trimmed.firstIndex(of: " ") else { return nil }
         let scheme = trimmed[..<space].lowercased()
         let credential = trimmed[space...].trimmingCharacters(in: .whitespaces)
-        // TODO: accept `apikey <tenant>.<keyid>.<secret>` once API keys exist.
-        guard scheme == "bearer", !credential.isEmpty else { return nil }
-        return principal(forToken: credential)
+        guard !credential.isEmpty else { return nil }
+        switch scheme {
+        case "bearer": return principal(forToken: credential)
+        case "apikey": return principal(forKey: credential)
+        default: return nil
+        }
     }
 
-    /// Redeems a one-time password once, before it expires.
+    /// Redeems a one-time password once, before it expires, and only while its user or key still exists.
     public func redeemOneTimePassword(_ otp: String) -> Principal? {
-        oneTimePasswords.redeem(otp, now: now())
+        guard let principal = oneTimePasswords.redeem(otp, now: now()), isCurrent(principal) else { return nil }
+        return principal
+    }
+
+    /// True when the user behind `principal` is active and, for a key, the key still exists.
+    func isCurrent(_ principal: Principal) -> Bool {
+        accounts.withLock { file in
+            guard file.users.contains(where: { $0.tenant == principal.tenant && $0.username == principal.username && $0.active })
+            else { return false }
+            guard let keyId = principal.keyId else { return true }
+            return file.keys.contains { $0.tenant == principal.tenant && $0.keyId == keyId }
+        }
     }
 
     // MARK: Tokens and one-time passwords
@@ -131,13 +149,13 @@ public final class AuthService: Authenticating {
     private static func loadOrCreateSecret(path: String, logger: Logger) throws(AuthFileError) -> [UInt8] {
         if let existing = try SecureFile.read(path) {
             guard existing.count == secretByteCount else {
-                throw AuthFileError(path: path, operation: "load the \(secretByteCount)-byte JWT secret from", errorNumber: EINVAL)
+                throw AuthFileError(path: path, operation: "load the \(secretByteCount)-byte secret from", errorNumber: EINVAL)
             }
             return existing
         }
         let secret = AuthCrypto.randomBytes(count: secretByteCount)
         try SecureFile.writeAtomically(secret, to: path)
-        logger.info("created JWT secret", ["path": path])
+        logger.info("created secret file", ["path": path])
         return secret
     }
 

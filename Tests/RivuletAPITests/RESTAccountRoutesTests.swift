@@ -71,8 +71,9 @@ struct RESTAccountRoutesTests {
         #expect(first["apikey"] is [String: Any])
     }
 
-    @Test func userRejectsPost() async {
-        #expect(await harness.send("POST", "/_api/user").status == 405)
+    @Test func userCreateRejectsBodyWithoutUser() async {
+        #expect(await harness.send("POST", "/_api/user").status == 400)
+        #expect(await harness.send("PATCH", "/_api/user").status == 405)
     }
 
     @Test(arguments: [("", ""), ("--boundary--\r\n", "multipart/form-data; boundary=boundary"), ("{}", "application/json")])

@@ -113,6 +113,7 @@ struct AuthServiceTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let service = try makeService(directory)
+        _ = try service.ensureAdministrator(email: "ops@example.com", password: "correct horse", tenant: "acme")
         let principal = Principal(tenant: "acme", username: "root")
 
         let otp = service.issueOneTimePassword(for: principal)
@@ -129,6 +130,7 @@ struct AuthServiceTests {
         defer { directory.remove() }
         let clock = ManualClock()
         let service = try makeService(directory, clock: clock)
+        _ = try service.ensureAdministrator(email: "ops@example.com", password: "correct horse", tenant: "acme")
         let principal = Principal(tenant: "acme", username: "root")
 
         let early = service.issueOneTimePassword(for: principal)
