@@ -119,14 +119,20 @@ extension AuthService {
 
     /// Changes a user of the actor's tenant. A new password is hashed, so call it off the event loop.
     /// - Throws: `AuthError.notFound`, `AuthError.invalidArgument`, `AuthError.conflict` for an email in use, and
-    ///   `AuthError.notAllowed` for deactivating `root`.
+    ///   `AuthError.notAllowed` for deactivating `root` or changing it as anyone but `root` itself.
     public func updateUser(_ username: String, _ changes: UserChanges, by actor: Principal,
                            sourceAddress: String = "") throws(AuthError) -> UserRecord {
         let tenant = actor.tenant
         if let password = changes.password { try Self.validatePassword(password) }
         if let email = changes.email { try Self.validate(email: email, tenant: tenant, password: nil) }
-        if changes.active == false, username == Self.administratorUsername {
-            throw .notAllowed("the administrator '\(Self.administratorUsername)' cannot be deactivated")
+        if username == Self.administratorUsername {
+            // Otherwise a key or user with `rw` on `_system` could take over the administrator by its password.
+            guard isAdministrator(actor) else {
+                throw .notAllowed("only the administrator '\(Self.administratorUsername)' itself may change its account")
+            }
+            guard changes.active != false else {
+                throw .notAllowed("the administrator '\(Self.administratorUsername)' cannot be deactivated")
+            }
         }
         let rehashed = changes.password.map { makeUser(tenant: tenant, username: username, email: "", password: $0) }
         var updated: StoredUser?

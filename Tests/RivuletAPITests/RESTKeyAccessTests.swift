@@ -144,6 +144,20 @@ struct RESTKeyAccessTests {
         #expect(await harness.send("DELETE", "/_api/user/root").status == 403)
     }
 
+    @Test func tenantAdministratorKeyCannotTakeOverRoot() async throws {
+        let key = try await createKey("delegate")
+        await grant("/_api/key/delegate/database/_system", "rw")
+        let auth: String?? = .some("apikey \(key)")
+        // It administers the tenant...
+        #expect(await harness.send("POST", "/_api/user", text: #"{"user":"carol","passwd":"carol's password"}"#,
+                                   authorization: auth).status == 201)
+        // ...but neither root's password nor server-wide tenants are within reach.
+        #expect(await harness.send("PATCH", "/_api/user/root", text: #"{"passwd":"taken over!"}"#, authorization: auth).status == 403)
+        #expect(await harness.send("PUT", "/_api/user/root/database/_system", text: #"{"grant":"none"}"#, authorization: auth).status == 400)
+        #expect(await harness.send("GET", "/_api/tenant", authorization: auth).status == 403)
+        _ = try harness.auth.login(email: RESTHarness.email, password: RESTHarness.password)
+    }
+
     @Test func anotherTenantSeesNothingOfThisOne() async throws {
         _ = try await createKey("acme-key")
         _ = await harness.send("POST", "/_api/database", text: #"{"name":"orders"}"#)
