@@ -17,7 +17,7 @@ extension APIError {
     }
 }
 
-/// What a stream endpoint needs from the caller's access levels.
+/// The access level a stream endpoint requires of the caller.
 enum StreamRequirement: Equatable {
     /// Fabric `rw`: create, delete, TTL changes, clear backlog, expiry, unsubscribe and subscription delete.
     case administer

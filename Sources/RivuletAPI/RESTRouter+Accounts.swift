@@ -104,7 +104,7 @@ extension RESTRouter {
     }
 
     /// The caller's own record first (pyC8 reads the tenant from it), then, for the administrator, the other users.
-    /// A key answers with the record of the user who created it.
+    /// For a key, the first record is that of the user who created it.
     private func listUsers(_ call: RESTCall) throws {
         guard let own = auth.userRecord(for: call.principal) else { throw APIError.unauthorized() }
         var records = [own]

@@ -31,7 +31,7 @@ extension RESTRouter {
         }
     }
 
-    /// Fabrics the caller has a fabric level on; the administrator sees all.
+    /// Returns the fabrics the caller has a fabric level on, or all of them for a tenant administrator.
     private func visibleFabrics(_ principal: Principal) -> [String] {
         let all = auth.fabrics(tenant: principal.tenant)
         guard !auth.canAdministerTenant(principal) else { return all }

@@ -92,7 +92,7 @@ extension RESTRouter {
         }
     }
 
-    /// The paths after `/{key|user}/{id}/database`:
+    /// Routes the paths after `/{key|user}/{id}/database`:
     /// `` (fabric levels), `{f}` (fabric level), `{f}/stream` (stream levels) and `{f}/stream/{s}` (one stream).
     /// GET needs the subject itself or the administrator; PUT and DELETE need the administrator.
     func routeAccessLevels(_ call: RESTCall, subject: AccessSubject, rest: [String]) throws {
@@ -119,7 +119,7 @@ extension RESTRouter {
         }
         let fabric = Self.unqualified(fabricName, tenant: tenant)
         guard auth.fabricExists(tenant: tenant, fabric: fabric) else { throw APIError.fabricNotFound(fabric) }
-        let stream: String? = rest.count == 3 ? rest[2] : nil
+        let stream: String? = rest.count == 3 ? try Self.accessStreamName(rest[2], call) : nil
         if rest.count == 2 {
             try listStreamLevels(call, subject: subject, fabric: fabric)
             return
@@ -158,6 +158,15 @@ extension RESTRouter {
             }
         }
         call.exchange.succeed(result: .object(levels.map { ($0.0, .string($0.1.rawValue)) }))
+    }
+
+    /// Returns the stream name a level is stored under. pyC8 sends the name as its caller wrote it plus
+    /// `global=True|False`, so a bare name with that parameter gets the matching `c8globals.`/`c8locals.` prefix.
+    static func accessStreamName(_ name: String, _ call: RESTCall) throws(APIError) -> String {
+        guard name != AuthService.defaultStreamName, StreamAddress.splitTopic(name) == nil,
+            let global = try RESTQuery.bool(call.request, "global")
+        else { return name }
+        return (global ? StreamScope.global : StreamScope.local).topicPrefix + name
     }
 
     /// Strips a leading `{tenant}.` that names the caller's own tenant, as the Java SDK qualifies users and fabrics.

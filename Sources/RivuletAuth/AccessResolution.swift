@@ -1,11 +1,11 @@
-/// How explicit access levels combine; pure, so the rules can be tested without a service.
+/// The rules that combine explicit access levels, kept pure so they can be tested without a service.
 enum AccessResolution {
-    /// The fabric level set for the subject, else `none`: fabric access always defaults to no access.
+    /// Returns the fabric level set for the subject, else `none`: fabric access always defaults to no access.
     static func fabricLevel(_ grants: [StoredGrant], fabric: String) -> AccessLevel {
         grants.first { $0.fabric == fabric && $0.stream == nil }?.level ?? .none
     }
 
-    /// The stream's own level, else the fabric's `*` default, else the level the fabric level implies
+    /// Returns the stream's own level, else the fabric's `*` default, else the level the fabric level implies
     /// (`rw` administrates and so publishes and subscribes, `ro` subscribes, `none` denies).
     static func streamLevel(_ grants: [StoredGrant], fabric: String, stream: String) -> AccessLevel {
         if let own = grants.first(where: { $0.fabric == fabric && $0.stream == stream }) { return own.level }
@@ -47,19 +47,19 @@ extension AuthService {
         return streamLevel(of: Self.subject(of: principal), tenant: principal.tenant, fabric: fabric, stream: stream)
     }
 
-    /// The fabric level of a user or key; the `root` user always has `rw`.
+    /// Returns the fabric level of a user or key; the `root` user always has `rw`.
     public func fabricLevel(of subject: AccessSubject, tenant: String, fabric: String) -> AccessLevel {
         if subject == .user(Self.administratorUsername) { return .readWrite }
         return AccessResolution.fabricLevel(grants(of: subject, tenant: tenant), fabric: fabric)
     }
 
-    /// The resolved stream level of a user or key; the `root` user always has `rw`.
+    /// Returns the resolved stream level of a user or key; the `root` user always has `rw`.
     public func streamLevel(of subject: AccessSubject, tenant: String, fabric: String, stream: String) -> AccessLevel {
         if subject == .user(Self.administratorUsername) { return .readWrite }
         return AccessResolution.streamLevel(grants(of: subject, tenant: tenant), fabric: fabric, stream: stream)
     }
 
-    /// The stream levels set explicitly for a subject in one fabric, `*` included, keyed by stream name.
+    /// Returns the stream levels set explicitly for a subject in one fabric, `*` included, keyed by stream name.
     public func explicitStreamLevels(of subject: AccessSubject, tenant: String, fabric: String) -> [(stream: String, level: AccessLevel)] {
         grants(of: subject, tenant: tenant).compactMap { grant in
             guard grant.fabric == fabric, let stream = grant.stream else { return nil }
@@ -67,7 +67,7 @@ extension AuthService {
         }
     }
 
-    /// The fabric levels set explicitly for a subject, in the order they were set.
+    /// Returns the fabric levels set explicitly for a subject, in the order they were set.
     public func explicitFabricLevels(of subject: AccessSubject, tenant: String) -> [(fabric: String, level: AccessLevel)] {
         grants(of: subject, tenant: tenant).compactMap { grant in grant.stream == nil ? (grant.fabric, grant.level) : nil }
     }

@@ -40,7 +40,7 @@ extension AuthService {
         auditInfo("deleted API key", actor, sourceAddress, ["keyid": keyId])
     }
 
-    /// The keys of `tenant`, in creation order.
+    /// Returns the keys of `tenant`, in creation order.
     public func keys(tenant: String) -> [KeyRecord] {
         accounts.withLock { file in file.keys.filter { $0.tenant == tenant }.map(\.record) }
     }

@@ -48,7 +48,7 @@ extension AuthService {
 
     // MARK: Fabrics
 
-    /// The fabrics of `tenant`: `_system` first, then the others in creation order.
+    /// Returns the fabrics of `tenant`: `_system` first, then the others in creation order.
     public func fabrics(tenant: String) -> [String] {
         accounts.withLock { file in [Self.systemFabric] + file.fabrics.filter { $0.tenant == tenant }.map(\.name) }
     }
@@ -94,8 +94,8 @@ extension AuthService {
     // MARK: Users
 
     /// Creates a user in the actor's tenant, with no access levels. Hashes the password, so call it off the event loop.
-    /// - Throws: `AuthError.invalidArgument` for a bad name, email or password; `AuthError.conflict` when the
-    ///   username exists in the tenant or the email anywhere on the server (logins by email must find one user).
+    /// - Throws: `AuthError.invalidArgument` for a bad name, email or password. `AuthError.conflict` when the
+    ///   username exists in the tenant, or the email anywhere on the server, because a login by email must find one user.
     public func createUser(_ username: String, email: String?, password: String, active: Bool = true,
                            displayName: String? = nil, by actor: Principal, sourceAddress: String = "") throws(AuthError) -> UserRecord {
         if let problem = AccountNames.usernameProblem(username) { throw .invalidArgument(problem) }

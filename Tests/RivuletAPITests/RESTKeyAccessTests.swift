@@ -79,6 +79,18 @@ struct RESTKeyAccessTests {
         #expect(fabrics.resultObject["_system"] as? String == "rw")
     }
 
+    @Test func bareStreamNameTakesPrefixFromGlobal() async throws {
+        _ = try await createKey("py")
+        let put = await harness.send("PUT", "/_api/key/py/database/_system/stream/orders?global=True", text: #"{"grant":"ro"}"#)
+        #expect(put.result as? String == "ro")
+        let prefixed = await harness.send("GET", "/_api/key/py/database/_system/stream/c8globals.orders")
+        #expect(prefixed.result as? String == "ro")
+        let local = await harness.send("GET", "/_api/key/py/database/_system/stream/orders?global=False")
+        #expect(local.result as? String == "none")
+        let listed = await harness.send("GET", "/_api/key/py/database/_system/stream")
+        #expect(listed.resultObject["c8globals.orders"] as? String == "ro")
+    }
+
     @Test func badGrantsAreRefused() async throws {
         _ = try await createKey("k")
         #expect(await harness.send("PUT", "/_api/key/k/database/_system", text: #"{"grant":"wo"}"#).status == 400)
