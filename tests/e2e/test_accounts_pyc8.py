@@ -56,7 +56,7 @@ def test_pyc8_with_an_api_key_end_to_end(pyc8_server):
     assert client.delete_stream(topic) is True
 
 
-def test_pyc8_read_only_key_is_refused_before_the_upgrade(pyc8_server):
+def test_pyc8_read_only_key_producer(pyc8_server):
     admin = logged_in_client(pyc8_server)
     name = unique_name("pyc8_ro")
     assert admin.create_stream(name).status_code in (200, 202)
