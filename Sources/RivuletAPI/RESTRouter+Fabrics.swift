@@ -51,39 +51,62 @@ extension RESTRouter {
         }
     }
 
+    private func deleteTenant(_ call: RESTCall, _ tenant: String) throws {
+        let principal = call.principal
+        let source = call.request.remoteAddress
+        try perform(call.exchange, status: 202) { [self, auth] in
+            let fabrics: [String]
+            do throws(AuthError) {
+                fabrics = try auth.deleteTenant(tenant, by: principal, sourceAddress: source)
+            } catch {
+                throw APIError(error)
+            }
+            for fabric in fabrics { self.deleteStreams(tenant: tenant, fabric: fabric) }
+            return true
+        }
+    }
+
+    /// Deletes every stream of one fabric and closes their sockets. A failure is logged, and the other streams still go.
+    func deleteStreams(tenant: String, fabric: String) {
+        for info in engine.listStreams(tenant: tenant, fabric: fabric, scope: nil) {
+            do throws(EngineError) {
+                try engine.deleteStream(info.address, force: true)
+            } catch .streamNotFound {
+                continue
+            } catch {
+                logger.warning("deleting a stream failed", ["stream": info.address.description, "error": "\(error)"])
+            }
+        }
+    }
+
     /// Deletes the fabric's record first, so no handshake can recreate a stream in it, then each of its streams.
     private func deleteFabric(_ call: RESTCall, _ fabric: String) throws {
         try requireTenantAdministrator(call, "deleting fabrics")
         let principal = call.principal
         let source = call.request.remoteAddress
-        try perform(call.exchange, status: 202) { [auth, engine, logger] in
+        try perform(call.exchange, status: 202) { [self, auth] in
             do throws(AuthError) {
                 try auth.deleteFabric(fabric, by: principal, sourceAddress: source)
             } catch {
                 throw APIError(error)
             }
-            for info in engine.listStreams(tenant: principal.tenant, fabric: fabric, scope: nil) {
-                do throws(EngineError) {
-                    try engine.deleteStream(info.address, force: true)
-                } catch .streamNotFound {
-                    continue
-                } catch {
-                    logger.warning("deleting a stream of a deleted fabric failed", [
-                        "stream": info.address.description, "error": "\(error)",
-                    ])
-                }
-            }
+            self.deleteStreams(tenant: principal.tenant, fabric: fabric)
             return true
         }
     }
 
-    /// `/_api/tenant` (list, create): only the server administrator, the `root` user of the first tenant, may use it.
-    /// Create takes `{"name", "email", "passwd"}` and makes the tenant with its `root` user.
+    /// `/_api/tenant` (list, create) and `/_api/tenant/{name}` (delete): only the server administrator, the `root`
+    /// user of the first tenant, may use them. Create takes `{"name", "email", "passwd"}` and makes the tenant with
+    /// its `root` user. Delete removes the tenant's accounts first, so its credentials stop working, then its streams.
     func routeTenant(_ call: RESTCall) throws {
-        guard call.segments == ["tenant"] else { throw APIError.routeNotFound(call.method, call.request.path) }
-        try Self.require(call, "GET", "POST")
+        guard call.segments.count <= 2 else { throw APIError.routeNotFound(call.method, call.request.path) }
+        try Self.require(call, call.segments.count == 2 ? "DELETE" : "GET", "POST")
         guard auth.isServerAdministrator(call.principal) else {
             throw APIError.forbidden("Not authorized: only the server administrator manages tenants")
+        }
+        if call.segments.count == 2 {
+            try deleteTenant(call, call.segments[1])
+            return
         }
         guard call.method == "POST" else {
             call.exchange.succeed(result: .array(auth.tenants().map { .string($0) }))

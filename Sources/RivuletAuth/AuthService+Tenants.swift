@@ -46,6 +46,28 @@ extension AuthService {
         auditInfo("created tenant", actor ?? Principal(tenant: "", username: "cli"), sourceAddress, ["new_tenant": tenant, "email": email])
     }
 
+    /// Deletes a tenant with its users, keys, fabrics and levels, and returns the fabrics it had (`_system`
+    /// included) so the caller can delete their streams.
+    /// - Throws: `AuthError.notAllowed` for the server administrator's tenant, `AuthError.notFound` for an unknown one.
+    public func deleteTenant(_ tenant: String, by actor: Principal, sourceAddress: String = "") throws(AuthError) -> [String] {
+        var fabrics: [String] = []
+        _ = try updateAccounts { (file: inout AccountsFile) throws(AuthError) -> Bool in
+            guard let index = file.tenants.firstIndex(where: { $0.name == tenant }) else {
+                throw .notFound("tenant '\(tenant)' not found")
+            }
+            guard index != 0 else { throw .notAllowed("tenant '\(tenant)' is the server administrator's and cannot be deleted") }
+            fabrics = [Self.systemFabric] + file.fabrics.filter { $0.tenant == tenant }.map(\.name)
+            file.tenants.remove(at: index)
+            file.users.removeAll { $0.tenant == tenant }
+            file.fabrics.removeAll { $0.tenant == tenant }
+            file.keys.removeAll { $0.tenant == tenant }
+            file.grants.removeAll { $0.tenant == tenant }
+            return true
+        }
+        auditInfo("deleted tenant", actor, sourceAddress, ["deleted_tenant": tenant])
+        return fabrics
+    }
+
     // MARK: Fabrics
 
     /// Returns the fabrics of `tenant`: `_system` first, then the others in creation order.

@@ -188,4 +188,22 @@ struct RESTKeyAccessTests {
         #expect(await harness.send("POST", "/_api/tenant", text: #"{"name":"x","email":"x@x.test","passwd":"long enough"}"#,
                                    authorization: globex).status == 403)
     }
+
+    @Test func deletedTenantLosesAccountsAndStreams() async throws {
+        _ = await harness.send("POST", "/_api/tenant", text: #"{"name":"initech","email":"ops@initech.test","passwd":"third horse"}"#)
+        let login = try harness.auth.login(tenant: "initech", username: "root", password: "third horse")
+        let initech: String?? = .some("bearer \(login.token)")
+        #expect(await harness.send("POST", "/_api/streams/s?global=true", authorization: initech).status == 202)
+        let address = StreamAddress(tenant: "initech", fabric: "_system", topic: "c8globals.s")!
+        #expect(harness.engine.streamExists(address))
+
+        #expect(await harness.send("DELETE", "/_api/tenant/initech", authorization: initech).status == 403)
+        #expect(await harness.send("DELETE", "/_api/tenant/acme").status == 403)
+        #expect(await harness.send("DELETE", "/_api/tenant/initech").status == 202)
+        #expect(!harness.engine.streamExists(address))
+        #expect(await harness.send("GET", "/_api/user", authorization: initech).status == 401)
+        #expect(await harness.send("DELETE", "/_api/tenant/initech").status == 404)
+        let tenants = await harness.send("GET", "/_api/tenant")
+        #expect(tenants.resultArray.compactMap { $0 as? String } == ["acme"])
+    }
 }
