@@ -229,6 +229,11 @@ def test_rw_key_in_new_fabric(shared_server, rest):
         assert base64.b64decode(recv_json(consumer)["payload"]) == b"in a fabric"
     finally:
         close_quietly(producer, consumer)
+    # Each fabric has its own message TTL.
+    system_ttl = assert_success(rest.request("GET", rest.streams_path("/ttl")))["result"]
+    assert_success(rest.request("POST", f"/_fabric/{fabric}/_api/streams/ttl/{system_ttl + 120}", headers={"Authorization": authorization}))
+    assert assert_success(rest.request("GET", f"/_fabric/{fabric}/_api/streams/ttl"))["result"] == system_ttl + 120
+    assert assert_success(rest.request("GET", rest.streams_path("/ttl")))["result"] == system_ttl
     # The same stream name in _system is another stream.
     assert_error(rest.request("GET", rest.streams_path(f"/{topic_name(name)}/stats")), 404)
 
