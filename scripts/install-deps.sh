@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! command -v swift >/dev/null; then
+    echo "install-deps: the Swift 6 toolchain is missing: install it from swift.org and put 'swift' on PATH" >&2
+    exit 1
+fi
+
 packages=(libssl-dev pkg-config openssl ca-certificates)
 missing=()
 for package in "${packages[@]}"; do
@@ -16,10 +21,6 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! command -v swift >/dev/null; then
-    echo "install-deps: the Swift 6 toolchain is missing: install it from swift.org and put 'swift' on PATH" >&2
-    exit 1
-fi
 
 if [ "${1:-}" = "--with-python" ]; then
     requirements=tests/e2e/requirements.txt

@@ -3,12 +3,16 @@ import RivuletCore
 
 /// Entry point of the `rivulet` executable: parses the subcommand and runs it.
 public enum RivuletCommandLine {
+    /// The release version, printed by `rivulet --version`.
+    public static let version = "0.1.0"
+
     static let usage = """
         Usage: rivulet <command> [options]
 
         Commands:
           serve     Run the streams server (see 'rivulet serve --help').
-          help      Show this help.
+          version   Print the version.
+          help      Show this help, or 'help serve' for the server's options.
 
         Rivulet serves the Macrometa GDN Streams API: REST under /_fabric/{fabric}/_api/streams
         and Pulsar WebSocket v2 sockets under /_ws/ws/v2/, with durable local storage.
@@ -24,7 +28,14 @@ public enum RivuletCommandLine {
         }
         switch command {
         case "help", "--help", "-h":
-            printOutput(usage)
+            if rest.dropFirst().first == "serve" {
+                printOutput(ServerConfiguration.serveHelp)
+            } else {
+                printOutput(usage)
+            }
+            return 0
+        case "version", "--version":
+            printOutput("rivulet \(version)")
             return 0
         case "serve":
             return serve(Array(rest.dropFirst()))

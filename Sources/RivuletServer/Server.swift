@@ -36,7 +36,7 @@ public final class Server: @unchecked Sendable {
         do {
             log = try SegmentedLog(directory: configuration.dataDirectory, options: logOptions, logger: logger.with(["component": "storage"]))
         } catch {
-            throw StartupError(description: "cannot open the log in '\(configuration.dataDirectory)': \(error)", exitCode: 1)
+            throw StartupError(description: "cannot open the log in '\(configuration.dataDirectory)': \(error)", exitCode: 2)
         }
         var brokerConfiguration = BrokerConfiguration()
         brokerConfiguration.maxPayloadBytes = 5 * 1024 * 1024
@@ -44,8 +44,6 @@ public final class Server: @unchecked Sendable {
         logger.info("recovery finished", ["duration": "\(ContinuousClock.now - started)", "log_bytes": String(log.sizeBytes)])
 
         let auth = try AuthService(dataDirectory: configuration.dataDirectory, logger: logger.with(["component": "auth"]))
-        administrator = try auth.ensureAdministrator(
-            email: configuration.adminEmail, password: configuration.adminPassword, tenant: configuration.adminTenant)
 
         var apiConfiguration = APIConfiguration()
         apiConfiguration.region = configuration.region
@@ -66,6 +64,23 @@ public final class Server: @unchecked Sendable {
             engine.shutdown()
             log.close()
             throw StartupError(description: "\(error)", exitCode: 2)
+        }
+
+        // The first account is created only once the port is bound, so a failed first start (port in use,
+        // bad TLS files) leaves no generated password behind that nobody was shown.
+        do {
+            administrator = try auth.ensureAdministrator(
+                email: configuration.adminEmail, password: configuration.adminPassword, tenant: configuration.adminTenant)
+        } catch {
+            http.shutdown()
+            engine.shutdown()
+            log.close()
+            throw StartupError(description: "cannot create the administrator account: \(error)", exitCode: 1)
+        }
+        if !administrator.created,
+            configuration.adminEmail != nil || configuration.adminPassword != nil || configuration.adminTenant != nil {
+            logger.warning("administrator options ignored: accounts already exist in the data directory",
+                           ["email": administrator.email, "tenant": administrator.tenant])
         }
     }
 
@@ -150,10 +165,11 @@ public final class Server: @unchecked Sendable {
             "Log in: POST \(scheme)://\(address):\(boundPort)/_open/auth with {\"email\": \"\(administrator.email)\", \"password\": ...}",
             "Tenant: \(administrator.tenant)",
         ]
+        let passwordFile = administrator.passwordFile ?? "\(configuration.dataDirectory)/initial-admin-password"
         if let generated = administrator.generatedPassword {
-            lines.append("Generated administrator password (shown once, also in \(administrator.passwordFile ?? "the data directory")): \(generated)")
-        } else if let file = administrator.passwordFile {
-            lines.append("The administrator password was generated on first start and is in \(file).")
+            lines.append("Generated administrator password (shown once, also in \(passwordFile)): \(generated)")
+        } else if FileManager.default.fileExists(atPath: passwordFile) {
+            lines.append("The administrator password generated on first start is in \(passwordFile).")
         }
         RivuletCommandLine.printOutput(lines.joined(separator: "\n"))
     }

@@ -88,11 +88,20 @@ public enum FsyncPolicy: Sendable, Equatable {
 }
 
 /// Failures of the durable log.
-public enum StorageError: Error, Sendable, Equatable {
+public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(String)
     case corrupt(String)
     case closed
     case recordTooLarge(Int)
+
+    public var description: String {
+        switch self {
+        case .io(let message): message
+        case .corrupt(let message): "corrupt log: \(message)"
+        case .closed: "the log is closed"
+        case .recordTooLarge(let bytes): "record of \(bytes) bytes exceeds the maximum record size"
+        }
+    }
 }
 
 /// An append-only log shared by every stream, with group commit and recovery.
