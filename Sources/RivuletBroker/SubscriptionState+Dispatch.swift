@@ -58,6 +58,11 @@ extension SubscriptionState {
         let sequence = retained.message.id.sequence
         let consumerId = consumers[index].id
         outstanding[sequence] = consumerId
+        if type == .keyShared {
+            let key = retained.message.key ?? ""
+            outstandingKeys[sequence] = key
+            keyOwners[key, default: KeyOwner(consumerId: consumerId, outstandingCount: 0)].outstandingCount += 1
+        }
         consumers[index].inFlight[sequence] = now
         if consumers[index].pullMode { consumers[index].permits -= 1 }
         consumers[index].outMeter.record(bytes: retained.message.payload.count, now: now)
@@ -76,8 +81,8 @@ extension SubscriptionState {
             return nextSharedConsumer()
         case .keyShared:
             let key = message.key ?? ""
-            let ownerId = keyOwners[key] ?? assignOwner(of: key)
-            guard let index = consumers.firstIndex(where: { $0.id == ownerId }) else { return nil }
+            let index = keyOwners[key].flatMap { owner in consumers.firstIndex { $0.id == owner.consumerId } }
+                ?? hashedConsumerIndex(of: key)
             return consumers[index].hasCredit ? index : nil
         }
     }
@@ -100,15 +105,14 @@ extension SubscriptionState {
         return nil
     }
 
-    private mutating func assignOwner(of key: String) -> UInt64 {
+    /// Returns the consumer an idle key goes to: its hash over the consumers in connection order.
+    private func hashedConsumerIndex(of key: String) -> Int {
         // FNV-1a rather than `hashValue`, whose seed changes per process.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x100_0000_01b3
         }
-        let owner = consumers[Int(hash % UInt64(consumers.count))].id
-        keyOwners[key] = owner
-        return owner
+        return Int(hash % UInt64(consumers.count))
     }
 }
