@@ -25,7 +25,7 @@ struct SubscriptionState {
     /// In connection order (ids increase).
     var consumers: [ConsumerState] = []
     var roundRobinIndex = 0
-    /// Key_Shared: the consumer that holds each key with unacknowledged messages. Keyless messages use "".
+    /// Key_Shared: the owner of each key that has unacknowledged messages. Keyless messages use "".
     /// A key stays with its consumer until all its delivered messages are acknowledged (or come back), so a
     /// consumer that joins never receives a key ahead of that key's earlier messages. Idle keys have no entry
     /// and go to the consumer their hash picks, so the map holds at most one entry per message in flight.
@@ -196,7 +196,7 @@ struct SubscriptionState {
     }
 }
 
-/// The Key_Shared consumer that holds a key, and how many of the key's messages it has not acknowledged.
+/// The Key_Shared consumer that owns a key, and how many of the key's messages it has not acknowledged.
 struct KeyOwner: Equatable {
     var consumerId: UInt64
     var outstandingCount: Int

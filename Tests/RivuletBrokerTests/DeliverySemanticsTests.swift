@@ -1,5 +1,6 @@
 import RivuletCore
 import RivuletStorage
+import Synchronization
 import Testing
 @testable import RivuletBroker
 
@@ -256,5 +257,42 @@ private func keys(of sink: RecordingSink) -> Set<String> {
 
         consumer.permit(1)
         #expect(sink.ids == [ids[0], ids[0]])
+    }
+}
+
+@Suite struct ProducerEndTests {
+    @Test func forcedDeleteEndsProducer() throws {
+        let harness = try Harness()
+        let producer = try harness.engine.openProducer(harness.address, name: nil, remoteAddress: "127.0.0.1:1", createIfMissing: true)
+        let reasons = Mutex<[String]>([])
+        producer.onEngineClose { reason in reasons.withLock { $0.append(reason) } }
+
+        try harness.engine.deleteStream(harness.address, force: true)
+
+        #expect(reasons.withLock { $0.count } == 1)
+    }
+
+    @Test func handlerRegisteredAfterDeletionRunsAtOnce() throws {
+        let harness = try Harness()
+        let producer = try harness.engine.openProducer(harness.address, name: nil, remoteAddress: "127.0.0.1:1", createIfMissing: true)
+        try harness.engine.deleteStream(harness.address, force: true)
+        let reasons = Mutex<[String]>([])
+
+        producer.onEngineClose { reason in reasons.withLock { $0.append(reason) } }
+
+        #expect(reasons.withLock { $0.count } == 1)
+    }
+
+    @Test func closedProducerHandlerNeverRuns() throws {
+        let harness = try Harness()
+        let producer = try harness.engine.openProducer(harness.address, name: nil, remoteAddress: "127.0.0.1:1", createIfMissing: true)
+        let reasons = Mutex<[String]>([])
+        producer.onEngineClose { reason in reasons.withLock { $0.append(reason) } }
+        producer.close()
+
+        try harness.engine.deleteStream(harness.address, force: true)
+        producer.onEngineClose { reason in reasons.withLock { $0.append(reason) } }
+
+        #expect(reasons.withLock { $0.isEmpty })
     }
 }
