@@ -28,7 +28,8 @@ struct SubscriptionState {
     /// Key_Shared: the owner of each key that has unacknowledged messages. Keyless messages use "".
     /// A key stays with its consumer until all its delivered messages are acknowledged (or come back), so a
     /// consumer that joins never receives a key ahead of that key's earlier messages. Idle keys have no entry
-    /// and go to the consumer their hash picks, so the map holds at most one entry per message in flight.
+    /// and go to the consumer `hashedConsumerIndex(of:)` picks, so the map has at most one entry per message
+    /// in flight.
     var keyOwners: [String: KeyOwner] = [:]
     /// Key_Shared: the key of each outstanding message.
     var outstandingKeys: [UInt64: String] = [:]

@@ -54,20 +54,45 @@ private func keys(of sink: RecordingSink) -> Set<String> {
         let early = RecordingSink()
         let joined = RecordingSink()
         let earlyConsumer = try harness.subscribe(type: .keyShared, sink: early)
-        // "k1" hashes to the second of two consumers, so it moves once it is idle.
-        let first = try harness.publish("k1-0", key: "k1")
-        let second = try harness.publish("k1-1", key: "k1")
+        let ids = try publishKeyed(harness, keys: keyNames, rounds: 0..<2)
         _ = try harness.subscribe(type: .keyShared, sink: joined)
+        // A key that the joined consumer wins once the key is idle.
+        let key = try #require(try harness.inspect { subscription in
+            keyNames.first { subscription.hashedConsumerIndex(of: $0) == 1 }
+        } ?? nil)
 
-        earlyConsumer.acknowledge(first)
-        let third = try harness.publish("k1-2", key: "k1")
-        #expect(early.ids == [first, second, third])
+        earlyConsumer.acknowledge(ids[key]![0])
+        let third = try harness.publish("\(key)-2", key: key)
+        #expect(early.deliveries.last?.message.id == third)
         #expect(joined.deliveries.isEmpty)
 
-        earlyConsumer.acknowledge(second)
+        earlyConsumer.acknowledge(ids[key]![1])
         earlyConsumer.acknowledge(third)
-        let fourth = try harness.publish("k1-3", key: "k1")
+        let fourth = try harness.publish("\(key)-3", key: key)
         #expect(joined.ids == [fourth])
+    }
+
+    @Test func leavingConsumerMovesOnlyItsOwnKeys() throws {
+        let harness = try Harness()
+        let sinks = [RecordingSink(), RecordingSink(), RecordingSink()]
+        var consumers: [any ConsumerHandle] = []
+        for sink in sinks { consumers.append(try harness.subscribe(type: .keyShared, sink: sink)) }
+        let manyKeys = (0..<30).map { "key\($0)" }
+        let before = try #require(try harness.inspect { subscription in
+            manyKeys.map { subscription.consumers[subscription.hashedConsumerIndex(of: $0)].id }
+        })
+        let leavingId = try #require(try harness.inspect { $0.consumers[2].id })
+
+        consumers[2].close()
+
+        let after = try #require(try harness.inspect { subscription in
+            manyKeys.map { subscription.consumers[subscription.hashedConsumerIndex(of: $0)].id }
+        })
+        for (owner, newOwner) in zip(before, after) where owner != newOwner {
+            #expect(owner == leavingId, "a key of a consumer that stayed moved")
+        }
+        #expect(Set(before).count == 3)
+        #expect(!after.contains(leavingId))
     }
 
     @Test func keyMapHoldsOnlyKeysInFlight() throws {

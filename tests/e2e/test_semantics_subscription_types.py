@@ -232,3 +232,27 @@ def test_key_shared_keeps_per_key_order_when_consumer_leaves(client):
         assert groups[key] == [f"{key}-0", f"{key}-1", f"{key}-2"], key
     redelivered = [message for message in taken_over if message["key"] in moved_keys and not texts([message])[0].endswith("-2")]
     assert all(message["redeliveryCount"] == 1 for message in redelivered)
+
+
+def test_key_shared_key_stays_with_connected_consumer(client):
+    subscription = unique_name("key_stays")
+    first = client.consumer(subscription, subscriptionType="Key_Shared")
+    second = client.consumer(subscription, subscriptionType="Key_Shared")
+    keys = [f"key{index}" for index in range(8)]
+    producer = client.producer()
+
+    owners: list[dict[str, str]] = []
+    for round_ in range(3):
+        for key in keys:
+            publish_on(producer, [f"{key}-{round_}"], key=key)
+        owner: dict[str, str] = {}
+        for label, socket_ in (("first", first), ("second", second)):
+            while (message := recv_json_or_none(socket_, 0.5)) is not None:
+                owner[message["key"]] = label
+                ack(socket_, message)
+        owners.append(owner)
+
+    assert sorted(owners[0]) == sorted(keys)
+    # Every key went idle between rounds and still came back to the same consumer.
+    assert owners[1] == owners[0]
+    assert owners[2] == owners[0]
