@@ -321,3 +321,75 @@ private func keys(of sink: RecordingSink) -> Set<String> {
         #expect(reasons.withLock { $0.isEmpty })
     }
 }
+
+/// A deterministic pseudo-random sequence (SplitMix64), so a failing run can be replayed.
+private struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        value = (value ^ (value >> 27)) &* 0x94d0_49bb_1331_11eb
+        return value ^ (value >> 31)
+    }
+}
+
+@Suite struct KeySharedChurnTests {
+    /// Returns the first message that is out with a consumer while an earlier unacknowledged message of its key
+    /// is not out with that same consumer, or nil when per-key order holds.
+    private func orderViolation(_ harness: Harness) throws -> String? {
+        let core = try harness.engine.stream(harness.address)
+        return core.state.withLock { state -> String? in
+            guard let subscription = state.subscriptions["sub"] else { return nil }
+            for (sequence, consumerId) in subscription.outstanding {
+                let key = state.index.messages[sequence]?.message.key ?? ""
+                for earlier in (subscription.markDelete + 1)..<sequence {
+                    guard let message = state.index.messages[earlier]?.message, (message.key ?? "") == key,
+                        !subscription.isConsumed(earlier)
+                    else { continue }
+                    if subscription.outstanding[earlier] != consumerId {
+                        return "key \(key): \(sequence) is out with consumer \(consumerId) before \(earlier)"
+                    }
+                }
+            }
+            return nil
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func joinsAndLeavesKeepPerKeyOrder(seed: UInt64) throws {
+        let harness = try Harness()
+        var random = SeededGenerator(state: seed)
+        var consumers: [(handle: any ConsumerHandle, sink: RecordingSink)] = []
+        func join() throws {
+            let sink = RecordingSink()
+            let size = Int.random(in: 1...3, using: &random)
+            consumers.append((try harness.subscribe(type: .keyShared, sink: sink) { $0.receiverQueueSize = size }, sink))
+        }
+        try join()
+        var acknowledged: Set<MessageID> = []
+
+        for _ in 0..<400 {
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<4:
+                let key = "k\(Int.random(in: 0..<6, using: &random))"
+                try harness.publish(key, key: key)
+            case 4..<8:
+                let candidates = consumers.flatMap { $0.sink.deliveries.map { ($0.message.id) } }.filter { !acknowledged.contains($0) }
+                guard let id = candidates.randomElement(using: &random) else { continue }
+                for consumer in consumers { consumer.handle.acknowledge(id) }
+                acknowledged.insert(id)
+            case 8:
+                if consumers.count < 4 { try join() }
+            default:
+                guard consumers.count > 1 else { continue }
+                let leaving = consumers.remove(at: Int.random(in: 0..<consumers.count, using: &random))
+                leaving.handle.close()
+            }
+            let violation = try orderViolation(harness)
+            #expect(violation == nil)
+            if violation != nil { return }
+        }
+    }
+}
