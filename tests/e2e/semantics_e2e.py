@@ -160,3 +160,23 @@ def wait_for_close(socket_: websocket.WebSocket, timeout: float = 10.0) -> int |
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             return int.from_bytes(data[:2], "big") if len(data) >= 2 else None
     raise AssertionError(f"the server did not close the socket within {timeout} s")
+
+
+def receive_spread(sockets: dict[str, websocket.WebSocket], count: int, timeout: float = 10.0,
+                   ack_each: bool = False) -> dict[str, list[dict]]:
+    """Receive `count` deliveries in total from several consumers, polling each in turn; fail after `timeout`
+    seconds. Returns the deliveries per label, each list in arrival order."""
+    received: dict[str, list[dict]] = {label: [] for label in sockets}
+    deadline = time.monotonic() + timeout
+    while sum(len(messages) for messages in received.values()) < count:
+        assert time.monotonic() < deadline, (
+            f"received {sum(len(m) for m in received.values())} of {count} messages within {timeout} s: "
+            f"{ {label: texts(messages) for label, messages in received.items()} }"
+        )
+        for label, socket_ in sockets.items():
+            message = recv_json_or_none(socket_, 0.05)
+            if message is not None:
+                received[label].append(message)
+                if ack_each:
+                    ack(socket_, message)
+    return received

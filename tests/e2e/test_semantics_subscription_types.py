@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rivulet_e2e import handshake_status, recv_json_or_none, unique_name
+from rivulet_e2e import handshake_status, unique_name
 from semantics_e2e import (
     Client,
     ack,
@@ -12,6 +12,7 @@ from semantics_e2e import (
     publish_on,
     receive,
     receive_one,
+    receive_spread,
     texts,
 )
 
@@ -153,17 +154,10 @@ def test_key_shared_same_key_goes_to_same_consumer(client):
             publish_on(producer, [f"{key}-{round_}"], key=key)
         publish_on(producer, [f"none-{round_}"])
 
-    first_groups, second_groups = {}, {}
-    total = 0
-    for socket_, groups in ((first, first_groups), (second, second_groups)):
-        while True:
-            message = recv_json_or_none(socket_, 1.0)
-            if message is None:
-                break
-            groups.setdefault(message.get("key", ""), []).append(texts([message])[0])
-            total += 1
+    received = receive_spread({"first": first, "second": second}, 27)
+    first_groups, second_groups = _group_by_key(received["first"]), _group_by_key(received["second"])
 
-    assert total == 27
+    assert nothing_arrives(first, 0.3) and nothing_arrives(second, 0.3)
     assert not set(first_groups) & set(second_groups), "a key reached both consumers"
     for groups in (first_groups, second_groups):
         for key, payloads in groups.items():
@@ -191,12 +185,7 @@ def test_key_shared_keeps_per_key_order_when_consumer_joins(client):
 
     for key in keys:
         publish_on(producer, [f"{key}-2"], key=key)
-    later: dict[str, list[dict]] = {"early": [], "joined": []}
-    for _ in range(len(keys)):
-        for label, socket_ in (("early", early), ("joined", joined)):
-            message = recv_json_or_none(socket_, 0.3)
-            if message is not None:
-                later[label].append(message)
+    later = receive_spread({"early": early, "joined": joined}, len(keys))
 
     assert sorted(texts(held)) == sorted(f"{key}-0" for key in keys)
     assert sorted(texts(following)) == sorted(f"{key}-1" for key in keys)
@@ -214,10 +203,8 @@ def test_key_shared_keeps_per_key_order_when_consumer_leaves(client):
     for round_ in range(2):
         for key in keys:
             publish_on(producer, [f"{key}-{round_}"], key=key)
-    on_staying, on_leaving = [], []
-    for socket_, bucket in ((staying, on_staying), (leaving, on_leaving)):
-        while (message := recv_json_or_none(socket_, 1.0)) is not None:
-            bucket.append(message)
+    received = receive_spread({"staying": staying, "leaving": leaving}, 2 * len(keys))
+    on_staying, on_leaving = received["staying"], received["leaving"]
     assert on_leaving, "the leaving consumer owned no key"
     ack(staying, *on_staying)
 
@@ -245,12 +232,8 @@ def test_key_shared_key_stays_with_connected_consumer(client):
     for round_ in range(3):
         for key in keys:
             publish_on(producer, [f"{key}-{round_}"], key=key)
-        owner: dict[str, str] = {}
-        for label, socket_ in (("first", first), ("second", second)):
-            while (message := recv_json_or_none(socket_, 0.5)) is not None:
-                owner[message["key"]] = label
-                ack(socket_, message)
-        owners.append(owner)
+        received = receive_spread({"first": first, "second": second}, len(keys), ack_each=True)
+        owners.append({message["key"]: label for label, messages in received.items() for message in messages})
 
     assert sorted(owners[0]) == sorted(keys)
     # Every key went idle between rounds and still came back to the same consumer.
