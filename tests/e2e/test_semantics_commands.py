@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rivulet_e2e import recv_json, unique_name, wait_for
+from rivulet_e2e import handshake_status, recv_json, unique_name, wait_for
 from semantics_e2e import (
     Client,
     ack,
@@ -135,6 +135,12 @@ def test_initial_position_matches_case_insensitively(client):
     consumer = client.consumer(unique_name("lower_latest"), subscriptionInitialPosition="latest")
 
     assert nothing_arrives(consumer)
+
+
+def test_unknown_initial_position_gets_400(client):
+    url = client.consumer_url(unique_name("bad_position"), subscriptionInitialPosition="Middle")
+
+    assert handshake_status(client.server, url, token=client.rest.token) == 400
 
 
 # Readers

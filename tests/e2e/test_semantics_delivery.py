@@ -212,6 +212,12 @@ def test_max_redeliver_count_zero_gets_400(client):
     assert handshake_status(client.server, url, token=client.rest.token) == 400
 
 
+def test_dead_letter_topic_without_max_redeliver_count_gets_400(client):
+    url = client.consumer_url(unique_name("dlq_alone"), deadLetterTopic="c8globals.parked")
+
+    assert handshake_status(client.server, url, token=client.rest.token) == 400
+
+
 @pytest.mark.parametrize("subscription_type", ALL_TYPES)
 def test_redelivery_count_counts_for_every_type(client, subscription_type):
     consumer = client.consumer(unique_name("count"), subscriptionType=subscription_type, negativeAckRedeliveryDelay=200)
