@@ -24,6 +24,10 @@ final class WebSocketProducerHandler: WebSocketHandler {
     func webSocketDidOpen(_ connection: any WebSocketConnection) {
         acks.attach(connection)
         logger.info("producer connected")
+        producer.onEngineClose { [logger] reason in
+            logger.info("producer ended by the engine", ["reason": reason])
+            connection.close(code: 1000, reason: truncatedCloseReason(reason))
+        }
     }
 
     func webSocket(_ connection: any WebSocketConnection, didReceiveText text: [UInt8]) {

@@ -38,4 +38,6 @@ struct ProducerState {
     let remoteAddress: String
     let connectedSince: Int64
     var inMeter = RateMeter()
+    /// Runs when a stream deletion ends the producer.
+    var engineCloseHandler: (@Sendable (String) -> Void)?
 }

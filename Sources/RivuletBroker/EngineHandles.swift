@@ -30,6 +30,17 @@ final class EngineProducer: ProducerHandle {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         engine.update(core) { state, _, _ in state.producers.removeValue(forKey: id) }
     }
+
+    func onEngineClose(_ handler: @escaping @Sendable (String) -> Void) {
+        let (registered, effects) = engine.mutate(core) { state, _, _ -> Bool in
+            guard state.producers[id] != nil else { return false }
+            state.producers[id]?.engineCloseHandler = handler
+            return true
+        }
+        engine.perform(effects)
+        // Only a deletion removes the producer while this handle is open.
+        if !registered, !closed.load(ordering: .acquiring) { handler("stream '\(core.address.topic)' was deleted") }
+    }
 }
 
 /// A consumer attached to one subscription of an `EmbeddedEngine`.

@@ -145,6 +145,10 @@ extension StreamState {
             effects.drain(reader.outbox)
         }
         readers.removeAll()
+        for producer in producers.values {
+            guard let handler = producer.engineCloseHandler else { continue }
+            effects.completions.append { handler(reason) }
+        }
         producers.removeAll()
     }
 

@@ -58,6 +58,11 @@ extension SubscriptionState {
         let sequence = retained.message.id.sequence
         let consumerId = consumers[index].id
         outstanding[sequence] = consumerId
+        if type == .keyShared {
+            let key = retained.message.key ?? ""
+            outstandingKeys[sequence] = key
+            keyOwners[key, default: KeyOwner(consumerId: consumerId, outstandingCount: 0)].outstandingCount += 1
+        }
         consumers[index].inFlight[sequence] = now
         if consumers[index].pullMode { consumers[index].permits -= 1 }
         consumers[index].outMeter.record(bytes: retained.message.payload.count, now: now)
@@ -76,8 +81,8 @@ extension SubscriptionState {
             return nextSharedConsumer()
         case .keyShared:
             let key = message.key ?? ""
-            let ownerId = keyOwners[key] ?? assignOwner(of: key)
-            guard let index = consumers.firstIndex(where: { $0.id == ownerId }) else { return nil }
+            let index = keyOwners[key].flatMap { owner in consumers.firstIndex { $0.id == owner.consumerId } }
+                ?? hashedConsumerIndex(of: key)
             return consumers[index].hasCredit ? index : nil
         }
     }
@@ -100,15 +105,33 @@ extension SubscriptionState {
         return nil
     }
 
-    private mutating func assignOwner(of key: String) -> UInt64 {
+    /// Returns the consumer an idle key goes to, by rendezvous hashing: the consumer whose id scores highest
+    /// with the key. A consumer that leaves moves only its own keys, and one that joins takes about
+    /// 1/n of the keys, so the keys of the other consumers stay where they are.
+    func hashedConsumerIndex(of key: String) -> Int {
         // FNV-1a rather than `hashValue`, whose seed changes per process.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var keyHash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
+            keyHash ^= UInt64(byte)
+            keyHash = keyHash &* 0x100_0000_01b3
         }
-        let owner = consumers[Int(hash % UInt64(consumers.count))].id
-        keyOwners[key] = owner
-        return owner
+        var best = 0
+        var bestScore: UInt64 = 0
+        for index in consumers.indices {
+            let score = Self.mixed(keyHash ^ (consumers[index].id &* 0x9e37_79b9_7f4a_7c15))
+            if index == 0 || score > bestScore {
+                best = index
+                bestScore = score
+            }
+        }
+        return best
+    }
+
+    /// The SplitMix64 finalizer, which spreads every input bit over the whole result.
+    private static func mixed(_ value: UInt64) -> UInt64 {
+        var mixed = value
+        mixed = (mixed ^ (mixed >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94d0_49bb_1331_11eb
+        return mixed ^ (mixed >> 31)
     }
 }

@@ -25,10 +25,14 @@ struct SubscriptionState {
     /// In connection order (ids increase).
     var consumers: [ConsumerState] = []
     var roundRobinIndex = 0
-    /// Key_Shared: the consumer that owns each key while it stays connected. Keyless messages use "".
-    /// NOTE: entries leave only when their consumer does, so a long-lived consumer over many distinct keys
-    /// grows this map; Pulsar's hash ranges would bound it.
-    var keyOwners: [String: UInt64] = [:]
+    /// Key_Shared: the owner of each key that has unacknowledged messages. Keyless messages use "".
+    /// A key stays with its consumer until all its delivered messages are acknowledged (or come back), so a
+    /// consumer that joins never receives a key ahead of that key's earlier messages. Idle keys have no entry
+    /// and go to the consumer `hashedConsumerIndex(of:)` picks, so the map has at most one entry per message
+    /// in flight.
+    var keyOwners: [String: KeyOwner] = [:]
+    /// Key_Shared: the key of each outstanding message.
+    var outstandingKeys: [UInt64: String] = [:]
     var redeliverMeter = RateMeter()
     var outMeter = RateMeter()
     /// Set by the latest consumer that asked for a dead letter stream.
@@ -88,11 +92,7 @@ struct SubscriptionState {
     }
 
     private mutating func dropTracking(of sequence: UInt64) {
-        if let consumerId = outstanding.removeValue(forKey: sequence),
-            let index = consumers.firstIndex(where: { $0.id == consumerId })
-        {
-            consumers[index].inFlight.removeValue(forKey: sequence)
-        }
+        releaseOutstanding(sequence)
         pending.remove(sequence)
         delayed.removeValue(forKey: sequence)
         negativelyAcknowledged.removeValue(forKey: sequence)
@@ -119,12 +119,24 @@ struct SubscriptionState {
 
     // MARK: Redelivery
 
+    /// Forgets that `sequence` is out with a consumer: frees its slot and, when it was the last unacknowledged
+    /// message of its Key_Shared key, releases the key. Returns the index of the consumer that had it.
+    @discardableResult
+    mutating func releaseOutstanding(_ sequence: UInt64) -> Int? {
+        guard let consumerId = outstanding.removeValue(forKey: sequence) else { return nil }
+        if let key = outstandingKeys.removeValue(forKey: sequence), var owner = keyOwners[key] {
+            owner.outstandingCount -= 1
+            keyOwners[key] = owner.outstandingCount > 0 ? owner : nil
+        }
+        guard let index = consumers.firstIndex(where: { $0.id == consumerId }) else { return nil }
+        consumers[index].inFlight.removeValue(forKey: sequence)
+        return index
+    }
+
     /// Returns an outstanding message to `pending` with its redelivery count raised.
     mutating func requeue(_ sequence: UInt64, now: Int64) {
-        guard let consumerId = outstanding.removeValue(forKey: sequence) else { return }
-        if let index = consumers.firstIndex(where: { $0.id == consumerId }) {
-            consumers[index].inFlight.removeValue(forKey: sequence)
-        }
+        guard outstanding[sequence] != nil else { return }
+        releaseOutstanding(sequence)
         scheduleRedelivery(sequence, now: now)
     }
 
@@ -144,17 +156,13 @@ struct SubscriptionState {
     /// Detaches a consumer and queues its unacknowledged messages for the others (or the next one).
     mutating func removeConsumer(_ consumerId: UInt64, now: Int64) -> ConsumerState? {
         guard let index = consumers.firstIndex(where: { $0.id == consumerId }) else { return nil }
-        for sequence in consumers[index].inFlight.keys { requeue(sequence, now: now) }
-        keyOwners = keyOwners.filter { $0.value != consumerId }
+        for sequence in consumers[index].inFlight.keys.sorted() { requeue(sequence, now: now) }
         return consumers.remove(at: index)
     }
 
     /// Frees the consumer's slot now and redelivers the message after the consumer's negative-ack delay.
     mutating func negativelyAcknowledge(_ sequence: UInt64, now: Int64) -> Int64? {
-        guard let consumerId = outstanding.removeValue(forKey: sequence),
-            let index = consumers.firstIndex(where: { $0.id == consumerId })
-        else { return nil }
-        consumers[index].inFlight.removeValue(forKey: sequence)
+        guard let index = releaseOutstanding(sequence) else { return nil }
         let due = now + consumers[index].negativeAckDelayMilliseconds
         negativelyAcknowledged[sequence] = due
         return due
@@ -187,6 +195,12 @@ struct SubscriptionState {
         }
         return due
     }
+}
+
+/// The Key_Shared consumer that owns a key, and how many of the key's messages it has not acknowledged.
+struct KeyOwner: Equatable {
+    var consumerId: UInt64
+    var outstandingCount: Int
 }
 
 /// Redelivery limit of a subscription. After `maxRedeliverCount + 1` deliveries a message moves to the stream

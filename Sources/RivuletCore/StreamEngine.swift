@@ -87,6 +87,14 @@ public protocol ProducerHandle: AnyObject, Sendable {
     /// Appends the message; `completion` runs once the durability policy is met, on any thread.
     func publish(_ request: PublishRequest, completion: @escaping @Sendable (Result<MessageID, EngineError>) -> Void)
     func close()
+    /// Registers `handler` to run once, with the reason, when the engine ends the producer because its stream
+    /// was deleted; it runs at once when that already happened. `close()` drops it unrun.
+    func onEngineClose(_ handler: @escaping @Sendable (String) -> Void)
+}
+
+extension ProducerHandle {
+    /// Engines that never end producers themselves need not implement it.
+    public func onEngineClose(_ handler: @escaping @Sendable (String) -> Void) {}
 }
 
 /// A stream as listed by the engine.
