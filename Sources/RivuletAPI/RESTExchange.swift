@@ -21,13 +21,13 @@ struct RESTExchange: Sendable {
     }
 
     /// Sends `{"error":true,"code":status,"errorMessage":...,"errorNum":...}`.
-    func fail(_ error: APIError) {
+    func fail(_ error: APIError, extraHeaders: [(String, String)] = []) {
         let body: RESTJSON = .object([
             ("error", true), ("code", .int(error.status)),
             ("errorMessage", .string(error.message)), ("errorNum", .int(error.errorNum)),
         ])
         logger.debug("request failed", ["requestId": requestId, "status": String(error.status), "errorNum": String(error.errorNum)])
-        respond(status: error.status, body: body)
+        respond(status: error.status, body: body, extraHeaders: extraHeaders)
     }
 
     /// Sends `body` as is, with the headers every REST response carries.

@@ -28,7 +28,9 @@ extension RESTRouter {
                 switch error {
                 case .invalidCredentials: exchange.fail(.invalidCredentials())
                 case .invalidArgument(let message): exchange.fail(.badParameter(message))
-                case .tooManyAttempts: exchange.fail(.tooManyRequests("too many failed logins from your address: wait, then retry"))
+                case .tooManyAttempts(let seconds):
+                    exchange.fail(.tooManyRequests("too many failed logins for this address or account: retry in \(seconds) s"),
+                                  extraHeaders: [("retry-after", String(seconds))])
                 case .storage: exchange.failUnexpectedly(error)
                 }
             }

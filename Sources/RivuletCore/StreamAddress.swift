@@ -91,6 +91,40 @@ public enum NameRules {
     }
 }
 
+extension NameRules {
+    /// Maximum length of a tenant or fabric name.
+    public static let maxTenantOrFabricNameLength = 64
+
+    /// Returns nil when `name` is a valid tenant name, else a message naming the value and the rule.
+    ///
+    /// Tenants allow 1 to 64 letters, digits, `.`, `_` or `-`, and never `..`.
+    public static func tenantNameProblem(_ name: String) -> String? {
+        plainNameProblem(name, kind: "tenant")
+    }
+
+    /// Returns nil when `name` is a valid fabric name, else a message naming the value and the rule.
+    ///
+    /// Fabrics allow 1 to 64 letters, digits, `.`, `_` or `-`, and never `..`.
+    public static func fabricNameProblem(_ name: String) -> String? {
+        plainNameProblem(name, kind: "fabric")
+    }
+
+    private static func plainNameProblem(_ name: String, kind: String) -> String? {
+        // The message quotes only printable ASCII, so a NUL or control character cannot reach a log or a client raw.
+        let shown = String(String.UnicodeScalarView(name.unicodeScalars.prefix(80).map { scalar in
+            scalar.value >= 0x20 && scalar.value < 0x7F ? scalar : "?"
+        }))
+        guard !name.isEmpty, name.utf8.count <= maxTenantOrFabricNameLength else {
+            return "\(kind) name '\(shown)' is invalid: use 1 to \(maxTenantOrFabricNameLength) characters"
+        }
+        let allowed = name.unicodeScalars.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == "." || $0 == "_" || $0 == "-" }
+        guard allowed, !name.contains("..") else {
+            return "\(kind) name '\(shown)' is invalid: use letters, digits, '.', '_' or '-', and no '..'"
+        }
+        return nil
+    }
+}
+
 extension Unicode.Scalar {
     var isASCIILetter: Bool { (value >= 0x41 && value <= 0x5A) || (value >= 0x61 && value <= 0x7A) }
     var isASCIIDigit: Bool { value >= 0x30 && value <= 0x39 }
