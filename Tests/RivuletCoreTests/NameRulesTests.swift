@@ -29,3 +29,15 @@ struct NameRulesTests {
         #expect(NameRules.subscriptionNameProblem(name) != nil)
     }
 }
+
+struct NameRulesMessageTests {
+    @Test func streamNameWithDotsIsRejected() {
+        #expect(NameRules.streamNameProblem("a..b") == "stream name 'a..b' is invalid: it must not contain '..'")
+        #expect(NameRules.streamNameProblem("a.b.c") == nil)
+    }
+
+    @Test func subscriptionProblemReplacesControlCharacters() {
+        #expect(NameRules.subscriptionNameProblem("a\u{0}b")
+            == "subscription name 'a?b' is invalid: use printable characters other than '/', spaces and '..'")
+    }
+}
