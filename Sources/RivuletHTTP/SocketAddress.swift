@@ -114,7 +114,7 @@ enum SocketSupport {
         return "\(text.asString):\(UInt16(bigEndian: in4.sin_port))"
     }
 
-    /// The host part of a `describe` result: `ip` from `ip:port`, `ipv6` from `[ipv6]:port`.
+    /// Returns the host part of a `describe` result: `ip` from `ip:port`, `ipv6` from `[ipv6]:port`.
     static func host(of remoteAddress: String) -> String {
         if remoteAddress.hasPrefix("["), let close = remoteAddress.firstIndex(of: "]") {
             return String(remoteAddress[remoteAddress.index(after: remoteAddress.startIndex)..<close])

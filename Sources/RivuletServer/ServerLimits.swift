@@ -58,7 +58,7 @@ extension ServeOptions {
                  default: "60s", \.failedLoginWindow),
     ]
 
-    /// An option taking a whole number of bytes, at least 1.
+    /// Makes an option that takes a whole number of bytes, at least 1.
     private static func byteCount(
         _ name: String, _ help: String, default value: Int, _ field: WritableKeyPath<ServerLimits, Int> & Sendable
     ) -> ServeOption {
@@ -71,7 +71,7 @@ extension ServeOptions {
         }
     }
 
-    /// An option taking a count, at least 1.
+    /// Makes an option that takes a count, at least 1.
     private static func count(
         _ name: String, _ help: String, default value: Int, _ field: WritableKeyPath<ServerLimits, Int> & Sendable
     ) -> ServeOption {
@@ -84,7 +84,7 @@ extension ServeOptions {
         }
     }
 
-    /// An option taking a positive duration.
+    /// Makes an option that takes a positive duration.
     private static func duration(
         _ name: String, _ help: String, default text: String, _ field: WritableKeyPath<ServerLimits, Duration> & Sendable
     ) -> ServeOption {

@@ -2,7 +2,7 @@
 // coverage instrumentation, then links this file against it; a fatalError here is a finding.
 @testable import RivuletHTTP
 
-/// What one parse of an input produced, in a form two runs can compare.
+/// The requests or error from parsing one input, in a form two runs can compare.
 private struct ParseOutcome: Equatable {
     var requests: [String] = []
     var errorStatus: Int?

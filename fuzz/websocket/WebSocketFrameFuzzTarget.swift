@@ -2,7 +2,7 @@
 // coverage instrumentation, then links this file against it; a fatalError here is a finding.
 @testable import RivuletHTTP
 
-/// What one decode of an input produced, in a form two runs can compare.
+/// The events or error from decoding one input, in a form two runs can compare.
 private struct DecodeOutcome: Equatable {
     var events: [WebSocketEvent] = []
     var error: WebSocketProtocolError?
