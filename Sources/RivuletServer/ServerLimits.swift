@@ -36,7 +36,7 @@ extension ServeOptions {
                   default: 64 * 1024, \.maxHeaderBytes),
         byteCount("max-body-bytes", "Largest request body, in bytes; a larger body gets 413.",
                   default: 8 * 1024 * 1024, \.maxBodyBytes),
-        duration("header-read-timeout", "Time a client has to send its request head (and finish TLS); slower clients are disconnected. A number of seconds or DURATION with ms, s or m (e.g. 500ms).",
+        duration("header-read-timeout", "Time a client has to send its request head (and finish TLS); slower clients are disconnected. A whole number of seconds, or a number with ms, s or m (e.g. 500ms).",
                  default: "30s", \.headerReadTimeout),
         byteCount("max-websocket-frame-bytes", "Largest WebSocket frame payload, in bytes; a larger frame closes the socket with 1009.",
                   default: 8 * 1024 * 1024, \.maxWebSocketFrameBytes),
@@ -54,7 +54,7 @@ extension ServeOptions {
               default: 10, \.maxFailedLoginsPerAddress),
         count("max-failed-logins-per-account", "Failed logins for one account within --failed-login-window before its logins get 429.",
               default: 20, \.maxFailedLoginsPerAccount),
-        duration("failed-login-window", "Window of the failed-login limits, from the first failure. A number of seconds or DURATION with ms, s or m.",
+        duration("failed-login-window", "Window of the failed-login limits, from the first failure. A whole number of seconds, or a number with ms, s or m.",
                  default: "60s", \.failedLoginWindow),
     ]
 
