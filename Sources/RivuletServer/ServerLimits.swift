@@ -1,6 +1,6 @@
-/// Bounds that protect the server from oversized input, slow clients and guessing; each is a `rivulet serve` option.
+/// Bounds that protect the server from oversized input, slow clients and password guessing.
 ///
-/// Defaults suit one server with a few thousand clients; raise them only when a client needs more.
+/// Each is a `rivulet serve` option; `ServeOptions.limitOptions` parses them and the README lists them.
 public struct ServerLimits: Sendable, Equatable {
     /// Request line plus header fields; a larger head gets 431.
     public var maxHeaderBytes = 64 * 1024
