@@ -697,7 +697,7 @@ class RawConnection:
 
 
 def raw_request(path: str, token: str | None = None, extra: str = "", body: bytes = b"") -> bytes:
-    """A minimal HTTP/1.1 request; `extra` holds further header lines, each ending in CRLF."""
+    """Build a minimal HTTP/1.1 GET request; `extra` contains further header lines, each ending in CRLF."""
     auth = f"Authorization: bearer {token}\r\n" if token else ""
     length = f"Content-Length: {len(body)}\r\n" if body else ""
     return f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}{length}{extra}\r\n".encode() + body
