@@ -20,14 +20,19 @@ struct RESTExchange: Sendable {
         respond(status: status, body: .object([("error", false), ("code", .int(status))] + fields))
     }
 
-    /// Sends `{"error":true,"code":status,"errorMessage":...,"errorNum":...}`.
-    func fail(_ error: APIError) {
+    /// Sends `{"error":true,"code":status,"errorMessage":...,"errorNum":...}`; every 429 carries `Retry-After`.
+    func fail(_ error: APIError, extraHeaders: [(String, String)] = []) {
         let body: RESTJSON = .object([
             ("error", true), ("code", .int(error.status)),
             ("errorMessage", .string(error.message)), ("errorNum", .int(error.errorNum)),
         ])
         logger.debug("request failed", ["requestId": requestId, "status": String(error.status), "errorNum": String(error.errorNum)])
-        respond(status: error.status, body: body)
+        var headers = extraHeaders
+        if error.status == 429, !headers.contains(where: { $0.0.lowercased() == "retry-after" }) {
+            // A 429 without its own wait comes from a concurrency limit, which frees a slot when a running call ends.
+            headers.append(("retry-after", "1"))
+        }
+        respond(status: error.status, body: body, extraHeaders: headers)
     }
 
     /// Sends `body` as is, with the headers every REST response carries.

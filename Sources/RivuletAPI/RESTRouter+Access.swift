@@ -8,7 +8,8 @@ extension APIError {
         switch error {
         case .invalidCredentials: self = .invalidCredentials()
         case .invalidArgument(let message): self = .badParameter(message)
-        case .tooManyAttempts: self = .tooManyRequests("too many failed logins from your address: wait, then retry")
+        case .tooManyAttempts(let seconds):
+            self = .tooManyRequests("too many failed logins for this address or account: retry in \(seconds) s")
         case .storage: self = .internalError()
         case .notFound(let message): self.init(status: 404, errorNum: 21101, message: message)
         case .conflict(let message): self.init(status: 409, errorNum: 21102, message: message)

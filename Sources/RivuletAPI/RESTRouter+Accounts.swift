@@ -25,7 +25,14 @@ extension RESTRouter {
                     ("username", .string(login.principal.username)),
                 ])
             } catch {
-                if case .storage = error { exchange.failUnexpectedly(error) } else { exchange.fail(APIError(error)) }
+                switch error {
+                case .tooManyAttempts(let seconds):
+                    exchange.fail(APIError(error), extraHeaders: [("retry-after", String(seconds))])
+                case .storage:
+                    exchange.failUnexpectedly(error)
+                default:
+                    exchange.fail(APIError(error))
+                }
             }
         }
     }

@@ -211,10 +211,15 @@ struct StreamScopeContext: Sendable {
     let fabric: String
 
     /// Resolves a prefixed topic; the prefix decides the scope and the `global` parameter is ignored.
-    /// - Throws: `APIError.streamNotFound` for a name without a `c8locals.`/`c8globals.` prefix.
+    /// - Throws: `APIError.badParameter` for a name that breaks the stream name rules, and
+    ///   `APIError.streamNotFound` for a valid name without a `c8locals.`/`c8globals.` prefix.
     func address(_ topic: String) throws(APIError) -> StreamAddress {
         // NOTE: collection streams (bare names) do not exist yet, so a bare name is always unknown.
-        guard let address = StreamAddress(tenant: tenant, fabric: fabric, topic: topic) else { throw .streamNotFound(topic) }
+        guard let address = StreamAddress(tenant: tenant, fabric: fabric, topic: topic) else {
+            if let problem = NameRules.streamNameProblem(topic) { throw .badParameter(problem) }
+            throw .streamNotFound(topic)
+        }
+        if let problem = NameRules.streamNameProblem(address.name) { throw .badParameter(problem) }
         return address
     }
 }

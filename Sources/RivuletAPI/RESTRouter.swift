@@ -61,6 +61,7 @@ final class RESTRouter: Sendable {
             try routeOpen(path, exchange)
             return
         }
+        try Self.validatePrefixNames(path)
         let principal = try authenticate(exchange.request)
         if let tenant = path.tenant, tenant != principal.tenant {
             throw APIError.forbidden("tenant '\(tenant)' in the path differs from your tenant '\(principal.tenant)'")
@@ -83,6 +84,12 @@ final class RESTRouter: Sendable {
             try routeStreams(call)
         default: throw APIError.routeNotFound(exchange.request.method, exchange.request.path)
         }
+    }
+
+    /// Rejects a malformed tenant or fabric in the path with 400 before it reaches a lookup or a log line.
+    static func validatePrefixNames(_ path: RESTPath) throws(APIError) {
+        if let tenant = path.tenant, let problem = NameRules.tenantNameProblem(tenant) { throw .badParameter(problem) }
+        if let fabric = path.fabric, let problem = NameRules.fabricNameProblem(fabric) { throw .badParameter(problem) }
     }
 
     private func authenticate(_ request: HTTPRequest) throws(APIError) -> Principal {

@@ -95,6 +95,8 @@ public struct WebSocketRoute: Sendable, Equatable {
         guard !fabric.isEmpty else {
             throw APIError.badParameter("namespace '\(namespace)' is invalid: the fabric name is empty")
         }
+        if let problem = NameRules.tenantNameProblem(tenant) { throw APIError.badParameter(problem) }
+        if let problem = NameRules.fabricNameProblem(fabric) { throw APIError.badParameter(problem) }
         // NOTE: collection streams, whose topic has no prefix, are not served on the WebSocket paths yet.
         guard topic.hasPrefix(scope.topicPrefix) else {
             let bare = StreamAddress.splitTopic(topic)?.1 ?? topic

@@ -10,6 +10,10 @@ public struct AuthConfiguration: Sendable {
     public var maxOneTimePasswords: Int = 100_000
     /// Failed logins one source host may make within `failedLoginWindow` before further attempts get `tooManyAttempts`.
     public var maxFailedLoginsPerSource: Int = 10
+    /// Failed logins one account (email, or tenant and username) may get within `failedLoginWindow` from all
+    /// sources together before further attempts get `tooManyAttempts`, even with the right password.
+    public var maxFailedLoginsPerAccount: Int = 20
+    /// Window of both login throttles, counted from the first failure in it.
     public var failedLoginWindow: Duration = .seconds(60)
 
     public init() {}

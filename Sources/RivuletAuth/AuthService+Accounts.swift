@@ -54,30 +54,38 @@ extension AuthService {
     /// - Throws: `AuthError.invalidCredentials` for an unknown email, a wrong password or an inactive user.
     public func login(email: String, password: String, sourceAddress: String = "") throws(AuthError) -> LoginResult {
         let audit: KeyValuePairs<String, String> = ["email": email, "source": sourceAddress]
-        try checkThrottle(sourceAddress, audit: audit)
         let lowered = email.lowercased()
+        let account = "email:" + lowered
+        try checkThrottle(sourceAddress, account: account, audit: audit)
         // Users created without an email have an empty one, which must never match.
         let user = lowered.isEmpty ? nil : findUser { $0.email.lowercased() == lowered }
-        return try finishLogin(user: user, password: password, source: sourceAddress, audit: audit)
+        return try finishLogin(user: user, password: password, source: sourceAddress, account: account, audit: audit)
     }
 
     /// Checks a tenant, username and password and returns a JWT. Hashes the password, so call it off the event loop.
     /// - Throws: `AuthError.invalidCredentials` for an unknown user, a wrong password or an inactive user.
     public func login(tenant: String, username: String, password: String, sourceAddress: String = "") throws(AuthError) -> LoginResult {
         let audit: KeyValuePairs<String, String> = ["tenant": tenant, "username": username, "source": sourceAddress]
-        try checkThrottle(sourceAddress, audit: audit)
+        let account = "user:" + tenant + "/" + username
+        try checkThrottle(sourceAddress, account: account, audit: audit)
         let user = findUser { $0.tenant == tenant && $0.username == username }
-        return try finishLogin(user: user, password: password, source: sourceAddress, audit: audit)
+        return try finishLogin(user: user, password: password, source: sourceAddress, account: account, audit: audit)
     }
 
-    /// Rejects a source that failed too often, before spending time on hashing.
-    private func checkThrottle(_ source: String, audit: KeyValuePairs<String, String>) throws(AuthError) {
-        guard loginThrottle.isBlocked(source, now: currentTime) else { return }
-        auditLogger.with(audit).info("login failed", ["reason": "too many failed logins from this source"])
-        throw .tooManyAttempts
+    /// Rejects a source or an account that failed too often, before spending time on hashing.
+    private func checkThrottle(_ source: String, account: String, audit: KeyValuePairs<String, String>) throws(AuthError) {
+        let now = currentTime
+        let sourceWait = loginThrottle.retryAfter(source, now: now)
+        let accountWait = accountLoginThrottle.retryAfter(key: account, now: now)
+        guard sourceWait != nil || accountWait != nil else { return }
+        let reason = sourceWait != nil ? "too many failed logins from this source" : "too many failed logins for this account"
+        auditLogger.with(audit).info("login failed", ["reason": reason])
+        let wait = max(sourceWait ?? 0, accountWait ?? 0)
+        // Rounded up, so a client that waits exactly this long is no longer blocked.
+        throw .tooManyAttempts(retryAfterSeconds: max(1, Int(wait.rounded(.up))))
     }
 
-    private func finishLogin(user: StoredUser?, password: String, source: String,
+    private func finishLogin(user: StoredUser?, password: String, source: String, account: String,
                              audit: KeyValuePairs<String, String>) throws(AuthError) -> LoginResult {
         let passwordMatches: Bool
         if let user, let salt = Base64.decode(user.passwordSalt), let stored = Base64.decode(user.passwordHash) {
@@ -94,9 +102,11 @@ extension AuthService {
             let reason = user == nil ? "unknown account" : (passwordMatches ? "inactive user" : "wrong password")
             auditLogger.with(audit).info("login failed", ["reason": reason])
             loginThrottle.recordFailure(source, now: currentTime)
+            accountLoginThrottle.recordFailure(key: account, now: currentTime)
             throw .invalidCredentials
         }
         loginThrottle.recordSuccess(source)
+        accountLoginThrottle.recordSuccess(key: account)
         auditLogger.with(audit).info("login succeeded", ["tenant": user.tenant, "username": user.username])
         return issueToken(for: Principal(tenant: user.tenant, username: user.username))
     }

@@ -26,6 +26,7 @@ public final class AuthService: Authenticating {
     private let writeLock = Mutex<Void>(())
     private let oneTimePasswords: OneTimePasswordTable
     let loginThrottle: LoginThrottle
+    let accountLoginThrottle: LoginThrottle
 
     /// Opens (or creates) the authentication files in `dataDirectory`.
     /// - Throws: `AuthError.storage` when a file cannot be read, written or parsed.
@@ -41,6 +42,8 @@ public final class AuthService: Authenticating {
             lifetime: Self.seconds(configuration.oneTimePasswordLifetime), capacity: configuration.maxOneTimePasswords)
         self.loginThrottle = LoginThrottle(
             maxFailures: configuration.maxFailedLoginsPerSource, window: Self.seconds(configuration.failedLoginWindow))
+        self.accountLoginThrottle = LoginThrottle(
+            maxFailures: configuration.maxFailedLoginsPerAccount, window: Self.seconds(configuration.failedLoginWindow))
         do throws(AuthFileError) {
             try SecureFile.createDirectory(dataDirectory)
             for name in ["jwt-secret", "apikey-secret", "accounts.json", "initial-admin-password"] {

@@ -1,6 +1,9 @@
 import Synchronization
 
-/// Counts failed logins per source host and blocks a host that fails too often within a window.
+/// Counts failed logins per key and blocks a key that fails too often within a window.
+///
+/// `AuthService` keeps one throttle keyed by source host and one keyed by account, so neither many accounts from
+/// one address nor one account from many addresses gets unlimited guesses.
 final class LoginThrottle: Sendable {
     private struct Window {
         var failures: Int
@@ -11,7 +14,7 @@ final class LoginThrottle: Sendable {
     private let maxFailures: Int
     private let window: Double
     private let capacity: Int
-    /// Guards the failure windows, keyed by host (the address without its port).
+    /// Guards the failure windows, keyed by host (the address without its port) or account.
     private let windows = Mutex<[String: Window]>([:])
 
     init(maxFailures: Int, window: Double, capacity: Int = 10_000) {
@@ -22,16 +25,28 @@ final class LoginThrottle: Sendable {
 
     /// True when `source` has used up its failures in the current window. An empty source is never blocked.
     func isBlocked(_ source: String, now: Double) -> Bool {
-        let host = Self.host(source)
-        guard !host.isEmpty else { return false }
+        retryAfter(source, now: now) != nil
+    }
+
+    /// Seconds until `source` may try again, or nil when it is not blocked. An empty source is never blocked.
+    func retryAfter(_ source: String, now: Double) -> Double? {
+        retryAfter(key: Self.host(source), now: now)
+    }
+
+    /// Seconds until `key` may try again, or nil when it is not blocked. An empty key is never blocked.
+    func retryAfter(key: String, now: Double) -> Double? {
+        guard !key.isEmpty else { return nil }
         return windows.withLock { table in
-            guard let entry = table[host], now - entry.start < window else { return false }
-            return entry.failures >= maxFailures
+            guard let entry = table[key], now - entry.start < window, entry.failures >= maxFailures else { return nil }
+            return window - (now - entry.start)
         }
     }
 
     func recordFailure(_ source: String, now: Double) {
-        let host = Self.host(source)
+        recordFailure(key: Self.host(source), now: now)
+    }
+
+    func recordFailure(key host: String, now: Double) {
         guard !host.isEmpty else { return }
         windows.withLock { table in
             if table[host] == nil, table.count >= capacity {
@@ -50,7 +65,10 @@ final class LoginThrottle: Sendable {
     }
 
     func recordSuccess(_ source: String) {
-        let host = Self.host(source)
+        recordSuccess(key: Self.host(source))
+    }
+
+    func recordSuccess(key host: String) {
         guard !host.isEmpty else { return }
         _ = windows.withLock { $0.removeValue(forKey: host) }
     }

@@ -15,6 +15,10 @@ public struct BrokerConfiguration: Sendable {
     public var retentionCheckInterval: Duration
     /// Producer name prefix used when a producer gives none.
     public var generatedProducerNamePrefix: String
+    /// Streams one tenant may have in one fabric, local and global together.
+    public var maxStreamsPerFabric: Int
+    /// Subscriptions one stream may have; a consumer naming a new subscription beyond it is rejected.
+    public var maxSubscriptionsPerStream: Int
 
     public init(
         defaultMessageTTL: Duration = .seconds(3 * 24 * 3600),
@@ -22,7 +26,9 @@ public struct BrokerConfiguration: Sendable {
         maxPayloadBytes: Int = 5 * 1024 * 1024,
         checkpointIntervalBytes: UInt64 = 64 * 1024 * 1024,
         retentionCheckInterval: Duration = .seconds(60),
-        generatedProducerNamePrefix: String = "rivulet"
+        generatedProducerNamePrefix: String = "rivulet",
+        maxStreamsPerFabric: Int = 10_000,
+        maxSubscriptionsPerStream: Int = 1_000
     ) {
         self.defaultMessageTTL = defaultMessageTTL
         self.maxReceiverQueueSize = maxReceiverQueueSize
@@ -30,6 +36,8 @@ public struct BrokerConfiguration: Sendable {
         self.checkpointIntervalBytes = checkpointIntervalBytes
         self.retentionCheckInterval = retentionCheckInterval
         self.generatedProducerNamePrefix = generatedProducerNamePrefix
+        self.maxStreamsPerFabric = maxStreamsPerFabric
+        self.maxSubscriptionsPerStream = maxSubscriptionsPerStream
     }
 
     /// Returns the window for a requested `receiverQueueSize`, capped at the maximum, with 0 meaning 1.

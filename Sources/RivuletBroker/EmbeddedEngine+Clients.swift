@@ -105,6 +105,11 @@ extension EmbeddedEngine {
         )
         let (attached, effects) = try mutate(core) { state, now, effects throws(EngineError) in
             guard !state.deleted else { throw EngineError.streamNotFound("stream '\(address.topic)' not found") }
+            let limit = configuration.maxSubscriptionsPerStream
+            if state.subscriptions[options.subscription] == nil, state.subscriptions.count >= limit {
+                throw EngineError.notAllowed(
+                    "stream '\(address.topic)' already has the maximum of \(limit) subscriptions: delete one first")
+            }
             return try state.attachConsumer(request, now: now, effects: &effects)
         }
 

@@ -58,6 +58,7 @@ public final class EmbeddedEngine: StreamEngine {
                 guard catalog.streams[address] == nil, catalog.creating[address] == nil else {
                     throw EngineError.streamExists("stream '\(address.topic)' already exists")
                 }
+                try checkStreamLimit(address, catalog)
                 let group = DispatchGroup()
                 group.enter()
                 catalog.creating[address] = group
@@ -86,6 +87,16 @@ public final class EmbeddedEngine: StreamEngine {
         }
         logger.info("stream created", ["stream": address.description, "streamId": "\(core.id)"])
         return core
+    }
+
+    /// Rejects a new stream when its tenant's fabric already has `maxStreamsPerFabric`, counting those being created.
+    private func checkStreamLimit(_ address: StreamAddress, _ catalog: borrowing Catalog) throws(EngineError) {
+        let limit = configuration.maxStreamsPerFabric
+        let inFabric = { (other: StreamAddress) in other.tenant == address.tenant && other.fabric == address.fabric }
+        let count = catalog.streams.keys.count(where: inFabric) + catalog.creating.keys.count(where: inFabric)
+        guard count < limit else {
+            throw .notAllowed("fabric '\(address.fabric)' already has the maximum of \(limit) streams: delete one first")
+        }
     }
 
     public func deleteStream(_ address: StreamAddress, force: Bool) throws(EngineError) {

@@ -63,16 +63,20 @@ public enum NameRules {
 
     /// Returns nil when `name` is a valid bare stream name, else a message that names the value and the rule.
     ///
-    /// A valid name has 1 to 230 characters, starts with a letter, and then uses letters, digits, `.`, `_` or `-`.
+    /// A valid name has 1 to 230 characters, starts with a letter, then uses letters, digits, `.`, `_` or `-`,
+    /// and never contains `..`.
     public static func streamNameProblem(_ name: String) -> String? {
         guard !name.isEmpty, name.utf8.count <= maxStreamNameLength else {
-            return "stream name '\(name)' is invalid: use 1 to \(maxStreamNameLength) characters"
+            return "stream name '\(printable(name))' is invalid: use 1 to \(maxStreamNameLength) characters"
         }
         guard let first = name.unicodeScalars.first, first.isASCIILetter else {
-            return "stream name '\(name)' is invalid: it must start with a letter"
+            return "stream name '\(printable(name))' is invalid: it must start with a letter"
         }
         guard name.unicodeScalars.allSatisfy({ $0.isASCIILetter || $0.isASCIIDigit || $0 == "." || $0 == "_" || $0 == "-" }) else {
-            return "stream name '\(name)' is invalid: use letters, digits, '.', '_' or '-'"
+            return "stream name '\(printable(name))' is invalid: use letters, digits, '.', '_' or '-'"
+        }
+        guard !name.contains("..") else {
+            return "stream name '\(name)' is invalid: it must not contain '..'"
         }
         return nil
     }
@@ -82,10 +86,49 @@ public enum NameRules {
     /// Subscriptions allow 1 to 240 printable ASCII characters other than `/`, and never `..`.
     public static func subscriptionNameProblem(_ name: String) -> String? {
         guard !name.isEmpty, name.utf8.count <= maxSubscriptionNameLength else {
-            return "subscription name '\(name)' is invalid: use 1 to \(maxSubscriptionNameLength) characters"
+            return "subscription name '\(printable(name))' is invalid: use 1 to \(maxSubscriptionNameLength) characters"
         }
         guard name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "/" }), !name.contains("..") else {
-            return "subscription name '\(name)' is invalid: use printable characters other than '/', spaces and '..'"
+            return "subscription name '\(printable(name))' is invalid: use printable characters other than '/', spaces and '..'"
+        }
+        return nil
+    }
+}
+
+extension NameRules {
+    /// Maximum length of a tenant or fabric name.
+    public static let maxTenantOrFabricNameLength = 64
+
+    /// Returns nil when `name` is a valid tenant name, else a message naming the value and the rule.
+    ///
+    /// Tenants allow 1 to 64 letters, digits, `.`, `_` or `-`, and never `..`.
+    public static func tenantNameProblem(_ name: String) -> String? {
+        plainNameProblem(name, kind: "tenant")
+    }
+
+    /// Returns nil when `name` is a valid fabric name, else a message naming the value and the rule.
+    ///
+    /// Fabrics allow 1 to 64 letters, digits, `.`, `_` or `-`, and never `..`.
+    public static func fabricNameProblem(_ name: String) -> String? {
+        plainNameProblem(name, kind: "fabric")
+    }
+
+    /// Returns `name` cut to 80 characters with everything but printable ASCII replaced by `?`, so a message
+    /// that quotes a rejected name never carries a NUL or control character into a log or a response.
+    static func printable(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.unicodeScalars.prefix(80).map { scalar in
+            scalar.value >= 0x20 && scalar.value < 0x7F ? scalar : "?"
+        }))
+    }
+
+    private static func plainNameProblem(_ name: String, kind: String) -> String? {
+        let shown = printable(name)
+        guard !name.isEmpty, name.utf8.count <= maxTenantOrFabricNameLength else {
+            return "\(kind) name '\(shown)' is invalid: use 1 to \(maxTenantOrFabricNameLength) characters"
+        }
+        let allowed = name.unicodeScalars.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == "." || $0 == "_" || $0 == "-" }
+        guard allowed, !name.contains("..") else {
+            return "\(kind) name '\(shown)' is invalid: use letters, digits, '.', '_' or '-', and no '..'"
         }
         return nil
     }

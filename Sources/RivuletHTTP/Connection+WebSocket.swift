@@ -34,7 +34,9 @@ extension Connection {
         awaitingUpgrade = false
         completions = [:]
         requests = [:]
-        decoder = WebSocketFrameDecoder(maxMessageBytes: configuration.maxWebSocketMessageBytes, requireMasked: true)
+        decoder = WebSocketFrameDecoder(
+            maxFrameBytes: configuration.maxWebSocketFrameBytes, maxMessageBytes: configuration.maxWebSocketMessageBytes,
+            requireMasked: true)
         self.handler = handler
         lastFrameAt = loop.now
         nextPingAt = configuration.webSocketPingInterval.map { loop.now.addingSaturated($0.nanoseconds) }

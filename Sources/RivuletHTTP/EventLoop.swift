@@ -10,6 +10,8 @@ final class ServerContext: Sendable {
     let logger: Logger
     let tls: TLSContext?
     let openConnectionCount = Atomic<Int>(0)
+    /// Open connections per remote host (the address without its port), for `maxConnectionsPerAddress`.
+    let connectionsPerHost = Mutex<[String: Int]>([:])
     private let lastConnectionID = Atomic<UInt64>(0)
 
     init(configuration: HTTPServerConfiguration, service: any HTTPService, logger: Logger, tls: TLSContext?) {
@@ -21,6 +23,25 @@ final class ServerContext: Sendable {
 
     func makeConnectionID() -> UInt64 {
         lastConnectionID.add(1, ordering: .relaxed).newValue
+    }
+
+    /// Counts one more connection from `host`, or returns false when the host already has the maximum.
+    func reserveConnection(fromHost host: String) -> Bool {
+        let limit = configuration.maxConnectionsPerAddress
+        return connectionsPerHost.withLock { table in
+            let open = table[host, default: 0]
+            guard open < limit else { return false }
+            table[host] = open + 1
+            return true
+        }
+    }
+
+    func releaseConnection(fromHost host: String) {
+        connectionsPerHost.withLock { table in
+            guard let open = table[host] else { return }
+            // Dropping zero counts keeps the table as small as the set of hosts with open connections.
+            table[host] = open > 1 ? open - 1 : nil
+        }
     }
 }
 
@@ -233,6 +254,15 @@ final class EventLoop: @unchecked Sendable {
             context.logger.debug("connection rejected", ["remote": remoteAddress, "reason": "max connections reached"])
             return
         }
+        let host = SocketSupport.host(of: remoteAddress)
+        guard context.reserveConnection(fromHost: host) else {
+            context.openConnectionCount.subtract(1, ordering: .relaxed)
+            close(fd)
+            context.logger.debug("connection rejected", [
+                "remote": remoteAddress, "reason": "max connections per address reached",
+            ])
+            return
+        }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
 
@@ -240,6 +270,7 @@ final class EventLoop: @unchecked Sendable {
         if let tls = context.tls {
             guard let created = tls.makeSession(fd: fd) else {
                 context.openConnectionCount.subtract(1, ordering: .relaxed)
+                context.releaseConnection(fromHost: host)
                 close(fd)
                 context.logger.debug("connection rejected", ["remote": remoteAddress, "reason": "TLS session failed"])
                 return
@@ -279,6 +310,7 @@ final class EventLoop: @unchecked Sendable {
     func remove(_ connection: Connection) {
         connections.removeValue(forKey: connection.id)
         context.openConnectionCount.subtract(1, ordering: .relaxed)
+        context.releaseConnection(fromHost: SocketSupport.host(of: connection.remoteAddress))
     }
 
     private func register(_ fd: Int32, tag: UInt64, events: UInt32) {

@@ -29,6 +29,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var headerReadTimeout: Duration
     /// Time an idle keep-alive connection stays open between requests.
     public var keepAliveIdleTimeout: Duration
+    /// Largest payload of one WebSocket data frame; a larger one closes the connection with 1009.
+    public var maxWebSocketFrameBytes: Int
     /// Largest WebSocket message after joining fragments; a larger one closes the connection with 1009.
     public var maxWebSocketMessageBytes: Int
     /// Interval between server pings on each WebSocket; nil sends none.
@@ -39,6 +41,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var closeHandshakeTimeout: Duration
     /// Open connections across all loops; connections above it are accepted and closed at once.
     public var maxConnections: Int
+    /// Open connections from one remote IP address; connections above it are accepted and closed at once.
+    public var maxConnectionsPerAddress: Int
     /// Bytes queued for one socket above which the connection stops reading until the queue drains below half.
     public var outboundHighWaterBytes: Int
 
@@ -51,11 +55,13 @@ public struct HTTPServerConfiguration: Sendable {
         maxRequestBodyBytes: Int = 8 * 1024 * 1024,
         headerReadTimeout: Duration = .seconds(30),
         keepAliveIdleTimeout: Duration = .seconds(120),
+        maxWebSocketFrameBytes: Int = 8 * 1024 * 1024,
         maxWebSocketMessageBytes: Int = 8 * 1024 * 1024,
         webSocketPingInterval: Duration? = .seconds(30),
         webSocketIdleTimeout: Duration = .seconds(300),
         closeHandshakeTimeout: Duration = .seconds(5),
         maxConnections: Int = 50_000,
+        maxConnectionsPerAddress: Int = 1_000,
         outboundHighWaterBytes: Int = 16 * 1024 * 1024
     ) {
         self.host = host
@@ -66,11 +72,13 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxRequestBodyBytes = maxRequestBodyBytes
         self.headerReadTimeout = headerReadTimeout
         self.keepAliveIdleTimeout = keepAliveIdleTimeout
+        self.maxWebSocketFrameBytes = maxWebSocketFrameBytes
         self.maxWebSocketMessageBytes = maxWebSocketMessageBytes
         self.webSocketPingInterval = webSocketPingInterval
         self.webSocketIdleTimeout = webSocketIdleTimeout
         self.closeHandshakeTimeout = closeHandshakeTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
         self.outboundHighWaterBytes = outboundHighWaterBytes
     }
 }

@@ -114,6 +114,15 @@ enum SocketSupport {
         return "\(text.asString):\(UInt16(bigEndian: in4.sin_port))"
     }
 
+    /// Returns the host part of a `describe` result: `ip` from `ip:port`, `ipv6` from `[ipv6]:port`.
+    static func host(of remoteAddress: String) -> String {
+        if remoteAddress.hasPrefix("["), let close = remoteAddress.firstIndex(of: "]") {
+            return String(remoteAddress[remoteAddress.index(after: remoteAddress.startIndex)..<close])
+        }
+        guard let colon = remoteAddress.lastIndex(of: ":") else { return remoteAddress }
+        return String(remoteAddress[..<colon])
+    }
+
     static func describe(_ address: [UInt8]) -> String {
         address.withUnsafeBytes { describe($0) }
     }

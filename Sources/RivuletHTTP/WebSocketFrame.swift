@@ -51,13 +51,17 @@ struct WebSocketProtocolError: Error, Equatable {
 /// A server decodes with `requireMasked: true` (client frames must be masked); a client, such as a test,
 /// decodes server frames with `requireMasked: false`.
 struct WebSocketFrameDecoder {
+    let maxFrameBytes: Int
     let maxMessageBytes: Int
     let requireMasked: Bool
     private var fragmentOpcode: WebSocketOpcode?
     private var fragments: [UInt8] = []
     private var textValidator = UTF8Validator()
 
-    init(maxMessageBytes: Int, requireMasked: Bool) {
+    /// `maxFrameBytes` bounds the payload of each data frame, `maxMessageBytes` the joined fragments; both fail
+    /// the connection with 1009. Without `maxFrameBytes` only the message bound applies.
+    init(maxFrameBytes: Int? = nil, maxMessageBytes: Int, requireMasked: Bool) {
+        self.maxFrameBytes = maxFrameBytes ?? maxMessageBytes
         self.maxMessageBytes = maxMessageBytes
         self.requireMasked = requireMasked
     }
@@ -65,7 +69,8 @@ struct WebSocketFrameDecoder {
     /// Consumes frames from `input` until one yields an event; nil means more bytes are needed.
     mutating func next(_ input: inout ByteQueue) throws(WebSocketProtocolError) -> WebSocketEvent? {
         while true {
-            guard let frame = try Self.readFrame(&input, maxPayloadBytes: maxMessageBytes - fragments.count,
+            let maxPayloadBytes = min(maxFrameBytes, maxMessageBytes - fragments.count)
+            guard let frame = try Self.readFrame(&input, maxPayloadBytes: maxPayloadBytes,
                                                   requireMasked: requireMasked) else {
                 return nil
             }

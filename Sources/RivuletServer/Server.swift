@@ -40,10 +40,17 @@ public final class Server: @unchecked Sendable {
         }
         var brokerConfiguration = BrokerConfiguration()
         brokerConfiguration.maxPayloadBytes = 5 * 1024 * 1024
+        brokerConfiguration.maxStreamsPerFabric = configuration.limits.maxStreamsPerFabric
+        brokerConfiguration.maxSubscriptionsPerStream = configuration.limits.maxSubscriptionsPerStream
         engine = try EmbeddedEngine(log: log, configuration: brokerConfiguration, logger: logger.with(["component": "broker"]))
         logger.info("recovery finished", ["duration": "\(ContinuousClock.now - started)", "log_bytes": String(log.sizeBytes)])
 
-        let auth = try AuthService(dataDirectory: configuration.dataDirectory, logger: logger.with(["component": "auth"]))
+        var authConfiguration = AuthConfiguration()
+        authConfiguration.maxFailedLoginsPerSource = configuration.limits.maxFailedLoginsPerAddress
+        authConfiguration.maxFailedLoginsPerAccount = configuration.limits.maxFailedLoginsPerAccount
+        authConfiguration.failedLoginWindow = configuration.limits.failedLoginWindow
+        let auth = try AuthService(dataDirectory: configuration.dataDirectory, logger: logger.with(["component": "auth"]),
+                                   configuration: authConfiguration)
 
         var apiConfiguration = APIConfiguration()
         apiConfiguration.region = configuration.region
@@ -54,6 +61,14 @@ public final class Server: @unchecked Sendable {
         var httpConfiguration = HTTPServerConfiguration()
         httpConfiguration.host = configuration.host
         httpConfiguration.port = configuration.port
+        let limits = configuration.limits
+        httpConfiguration.maxRequestHeadBytes = limits.maxHeaderBytes
+        httpConfiguration.maxRequestBodyBytes = limits.maxBodyBytes
+        httpConfiguration.headerReadTimeout = limits.headerReadTimeout
+        httpConfiguration.maxWebSocketFrameBytes = limits.maxWebSocketFrameBytes
+        httpConfiguration.maxWebSocketMessageBytes = limits.maxWebSocketMessageBytes
+        httpConfiguration.maxConnections = limits.maxConnections
+        httpConfiguration.maxConnectionsPerAddress = limits.maxConnectionsPerAddress
         if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsPrivateKeyPath {
             httpConfiguration.tls = TLSConfiguration(certificatePath: certificate, privateKeyPath: key)
         }

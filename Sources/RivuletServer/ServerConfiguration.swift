@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var fsync: FsyncPolicy = .always
     public var autoCreateStreams = true
     public var logLevel: LogLevel = .info
+    /// Bounds on request sizes, connections, names and logins; see `ServerLimits`.
+    public var limits = ServerLimits()
 
     public init() {}
 
@@ -133,7 +135,7 @@ enum ServeOptions {
             config.logLevel = level
             return nil
         },
-    ]
+    ] + limitOptions
 }
 
 /// The result of reading `rivulet serve`'s environment and arguments.

@@ -155,6 +155,7 @@ struct RESTAccountRoutesTests {
                                        authorization: .some(nil))
         #expect(reply.status == 429)
         #expect(reply.errorNum == 21009)
+        #expect(reply.header("retry-after") == "1")
     }
 }
 
@@ -200,5 +201,8 @@ struct RESTLoginThrottleTests {
                                          authorization: .some(nil))
         #expect(blocked.status == 429)
         #expect(blocked.errorNum == 21009)
+        // The wait counts down from the 60 s window that started with the first failure.
+        let wait = try #require(blocked.header("retry-after").flatMap { Int($0) })
+        #expect((1...60).contains(wait))
     }
 }

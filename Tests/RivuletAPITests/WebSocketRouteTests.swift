@@ -92,7 +92,21 @@ import Testing
     }
 
     @Test func tenantAndNamespaceAreNotDecoded() throws {
-        let route = try WebSocketRoute.parse(path: "/_ws/ws/v2/producer/persistent/de%6Do/c8global._system/c8globals.orders")
-        #expect(route.address.tenant == "de%6Do")
+        // Undecoded, `de%6Do` is not the tenant `demo` but an invalid name, because tenants never contain '%'.
+        #expect(throws: APIError.badParameter(
+            "tenant name 'de%6Do' is invalid: use letters, digits, '.', '_' or '-', and no '..'")) {
+            _ = try WebSocketRoute.parse(path: "/_ws/ws/v2/producer/persistent/de%6Do/c8global._system/c8globals.orders")
+        }
+        #expect(throws: APIError.badParameter(
+            "fabric name '_sys%74em' is invalid: use letters, digits, '.', '_' or '-', and no '..'")) {
+            _ = try WebSocketRoute.parse(path: "/_ws/ws/v2/producer/persistent/demo/c8global._sys%74em/c8globals.orders")
+        }
+    }
+
+    @Test func tenantOrFabricWithDotsIsRejected() {
+        for path in ["/_ws/ws/v2/producer/persistent/../c8global._system/c8globals.orders",
+                     "/_ws/ws/v2/consumer/persistent/demo/c8global.../c8globals.orders/sub"] {
+            #expect(throws: APIError.self) { _ = try WebSocketRoute.parse(path: path) }
+        }
     }
 }

@@ -54,9 +54,42 @@ struct LoginThrottleTests {
                 try service.login(email: "ops@example.com", password: "wrong", sourceAddress: "10.0.0.9:1")
             }
         }
-        #expect(throws: AuthError.tooManyAttempts) {
+        #expect(throws: AuthError.tooManyAttempts(retryAfterSeconds: 60)) {
             try service.login(email: "ops@example.com", password: "correct horse", sourceAddress: "10.0.0.9:2")
         }
         #expect(try service.login(email: "ops@example.com", password: "correct horse", sourceAddress: "10.0.0.8:1").principal.tenant == "acme")
+    }
+
+    @Test func serviceRejectsAccountFailingFromManySources() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = fastConfiguration()
+        configuration.maxFailedLoginsPerSource = 100
+        configuration.maxFailedLoginsPerAccount = 3
+        let clock = ManualClock()
+        let service = try AuthService(dataDirectory: directory.path, logger: Logger(label: "auth", sink: MemorySink()),
+                                      configuration: configuration, now: clock.function)
+        _ = try service.ensureAdministrator(email: "ops@example.com", password: "correct horse", tenant: "acme")
+        for source in 1...3 {
+            #expect(throws: AuthError.invalidCredentials) {
+                try service.login(email: "OPS@example.com", password: "wrong", sourceAddress: "10.0.1.\(source):1")
+            }
+        }
+        #expect(throws: AuthError.tooManyAttempts(retryAfterSeconds: 60)) {
+            try service.login(email: "ops@example.com", password: "correct horse", sourceAddress: "10.0.2.1:1")
+        }
+        // Another account from the same sources is unaffected.
+        #expect(throws: AuthError.invalidCredentials) {
+            try service.login(tenant: "acme", username: "nobody", password: "wrong", sourceAddress: "10.0.1.1:1")
+        }
+    }
+
+    @Test func retryAfterCountsDownToTheWindowEnd() {
+        let throttle = LoginThrottle(maxFailures: 1, window: 60)
+        throttle.recordFailure(key: "email:a@b", now: 100)
+        #expect(throttle.retryAfter(key: "email:a@b", now: 100) == 60)
+        #expect(throttle.retryAfter(key: "email:a@b", now: 145) == 15)
+        #expect(throttle.retryAfter(key: "email:a@b", now: 160) == nil)
+        #expect(throttle.retryAfter(key: "email:c@d", now: 100) == nil)
     }
 }

@@ -453,4 +453,39 @@ struct HTTPServerTests {
             #expect(eventually { service.handler.closeCodes.withLock { $0 } == [-1] })
         }
     }
+
+    @Test func connectionsAbovePerAddressLimitAreClosed() throws {
+        try withServer({ $0.maxConnectionsPerAddress = 2; $0.loopCount = 1 }) { server, _ in
+            let first = try TestClient(port: server.boundPort)
+            let second = try TestClient(port: server.boundPort)
+            try first.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try first.readResponse().text == "/first")
+            let third = try TestClient(port: server.boundPort)
+            #expect(try third.readsEndOfStream())
+
+            // Closing one frees its slot for the next connection from the same address.
+            try second.send("GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(try second.readResponse().text == "/second")
+            #expect(try second.readsEndOfStream())
+            #expect(eventually {
+                guard let fourth = try? TestClient(port: server.boundPort),
+                      (try? fourth.send("GET /fourth HTTP/1.1\r\nHost: x\r\n\r\n")) != nil else { return false }
+                return (try? fourth.readResponse().text) == "/fourth"
+            })
+        }
+    }
+
+    @Test func webSocketOversizeFrameGets1009() throws {
+        try withServer({ $0.maxWebSocketFrameBytes = 100; $0.maxWebSocketMessageBytes = 1000 }) { server, service in
+            let client = try TestClient(port: server.boundPort)
+            #expect(try client.upgrade(path: "/ws").status == 101)
+            try client.sendFrame(.binary, [UInt8](repeating: 1, count: 101))
+            guard case .close(let code, _) = try client.readFrame() else {
+                Issue.record("expected a close frame")
+                return
+            }
+            #expect(code == 1009)
+            #expect(eventually { service.handler.closeCodes.withLock { $0 } == [-1] })
+        }
+    }
 }

@@ -141,4 +141,16 @@ struct WebSocketFrameTests {
         #expect(!UTF8Validation.isValid([0xF4, 0x90, 0x80, 0x80]))
         #expect(!UTF8Validation.isValid([0xE2, 0x82]))
     }
+
+    @Test func frameLimitAppliesToEachFragment() throws {
+        var decoder = WebSocketFrameDecoder(maxFrameBytes: 4, maxMessageBytes: 100, requireMasked: true)
+        var input = ByteQueue()
+        input.append(contentsOf: frame(.text, Array("abcd".utf8), fin: false) + frame(.continuation, Array("efgh".utf8)))
+        #expect(try decoder.next(&input) == .text(Array("abcdefgh".utf8)))
+
+        input.append(contentsOf: frame(.binary, [1, 2, 3, 4, 5]))
+        #expect(throws: WebSocketProtocolError(closeCode: 1009, reason: "message too big")) {
+            _ = try decoder.next(&input)
+        }
+    }
 }

@@ -70,4 +70,48 @@ import Testing
             #expect(ServerConfiguration.serveHelp.contains(option.environmentVariable))
         }
     }
+
+    @Test func limitDefaults() throws {
+        let limits = try #require(configuration([])).limits
+        #expect(limits.maxHeaderBytes == 65_536)
+        #expect(limits.maxBodyBytes == 8_388_608)
+        #expect(limits.headerReadTimeout == .seconds(30))
+        #expect(limits.maxWebSocketFrameBytes == 8_388_608)
+        #expect(limits.maxWebSocketMessageBytes == 8_388_608)
+        #expect(limits.maxConnections == 50_000)
+        #expect(limits.maxConnectionsPerAddress == 1_000)
+        #expect(limits.maxStreamsPerFabric == 10_000)
+        #expect(limits.maxSubscriptionsPerStream == 1_000)
+        #expect(limits.maxFailedLoginsPerAddress == 10)
+        #expect(limits.maxFailedLoginsPerAccount == 20)
+        #expect(limits.failedLoginWindow == .seconds(60))
+    }
+
+    @Test func limitFlagsAndEnvironment() throws {
+        let parsed = try #require(configuration(
+            ["--max-header-bytes", "1024", "--header-read-timeout=500ms", "--max-streams-per-fabric", "3",
+             "--failed-login-window", "2m"],
+            environment: ["RIVULET_MAX_BODY_BYTES": "2048", "RIVULET_MAX_CONNECTIONS_PER_ADDRESS": "7",
+                          "RIVULET_HEADER_READ_TIMEOUT": "9"]))
+        #expect(parsed.limits.maxHeaderBytes == 1024)
+        #expect(parsed.limits.maxBodyBytes == 2048)
+        #expect(parsed.limits.headerReadTimeout == .milliseconds(500))
+        #expect(parsed.limits.maxConnectionsPerAddress == 7)
+        #expect(parsed.limits.maxStreamsPerFabric == 3)
+        #expect(parsed.limits.failedLoginWindow == .seconds(120))
+    }
+
+    @Test func invalidLimitsAreRejected() {
+        let found = problems(["--max-body-bytes", "0", "--header-read-timeout", "soon", "--max-connections", "-5"])
+        #expect(found.count == 3)
+        #expect(found.contains { $0.hasPrefix("--max-body-bytes '0' is invalid") })
+        #expect(found.contains { $0.hasPrefix("--header-read-timeout 'soon' is invalid") })
+        #expect(found.contains { $0.hasPrefix("--max-connections '-5' is invalid") })
+    }
+
+    @Test func bareDurationIsSeconds() {
+        #expect(ServeOptions.parseDuration("15") == .seconds(15))
+        #expect(ServeOptions.parseDuration("250ms") == .milliseconds(250))
+        #expect(ServeOptions.parseDuration("1.5s") == nil)
+    }
 }

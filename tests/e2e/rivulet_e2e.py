@@ -617,3 +617,143 @@ def wait_for(condition, timeout: float = 10.0, interval: float = 0.1, message: s
         time.sleep(interval)
         value = condition()
     return value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Raw connections, for requests and frames that well-behaved client libraries refuse to send
+
+
+@dataclass
+class RawResponse:
+    """One HTTP response read from a raw connection."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class RawConnection:
+    """A TLS connection to a server that sends exactly the bytes it is given."""
+
+    def __init__(self, server: Server, timeout: float = 10.0):
+        context = ssl.create_default_context(cafile=str(server.tls.ca_file))
+        plain = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        try:
+            self.socket = context.wrap_socket(plain, server_hostname="localhost")
+        except BaseException:
+            plain.close()
+            raise
+        self.buffer = b""
+
+    def __enter__(self) -> "RawConnection":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.socket.close()
+        except OSError:
+            pass
+
+    def send(self, data: bytes) -> None:
+        self.socket.sendall(data)
+
+    def _fill(self) -> bool:
+        """Read more bytes into the buffer; return False at end of stream (or a reset, which ends it too)."""
+        try:
+            chunk = self.socket.recv(65536)
+        except (ConnectionResetError, ssl.SSLError):
+            return False
+        if not chunk:
+            return False
+        self.buffer += chunk
+        return True
+
+    def read_response(self) -> RawResponse:
+        """Read one response with a Content-Length body; fail if the stream ends first."""
+        while b"\r\n\r\n" not in self.buffer:
+            assert self._fill(), f"connection ended before a response head; received {self.buffer!r}"
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(self.buffer) < length:
+            assert self._fill(), "connection ended inside a response body"
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return RawResponse(status, headers, body)
+
+    def reads_end_of_stream(self) -> bool:
+        """Return True once the server closes the connection; False if bytes arrive (or the timeout) instead."""
+        try:
+            return not self._fill() and not self.buffer
+        except (socket.timeout, TimeoutError):
+            return False
+
+
+def raw_request(path: str, token: str | None = None, extra: str = "", body: bytes = b"") -> bytes:
+    """Build a minimal HTTP/1.1 GET request; `extra` contains further header lines, each ending in CRLF."""
+    auth = f"Authorization: bearer {token}\r\n" if token else ""
+    length = f"Content-Length: {len(body)}\r\n" if body else ""
+    return f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}{length}{extra}\r\n".encode() + body
+
+
+def ws_client_frame(opcode: int, payload: bytes, fin: bool = True, masked: bool = True) -> bytes:
+    """Encode one client-to-server WebSocket frame (RFC 6455 section 5.2)."""
+    first = (0x80 if fin else 0) | opcode
+    mask_bit = 0x80 if masked else 0
+    length = len(payload)
+    if length < 126:
+        header = bytes([first, mask_bit | length])
+    elif length < 65536:
+        header = bytes([first, mask_bit | 126]) + length.to_bytes(2, "big")
+    else:
+        header = bytes([first, mask_bit | 127]) + length.to_bytes(8, "big")
+    if not masked:
+        return header + payload
+    key = os.urandom(4)
+    return header + key + bytes(byte ^ key[index % 4] for index, byte in enumerate(payload))
+
+
+def raw_websocket(server: Server, url_path: str, token: str) -> RawConnection:
+    """Open a raw connection and complete the WebSocket handshake on `url_path`; fail unless it gets 101."""
+    connection = RawConnection(server)
+    key = base64.b64encode(os.urandom(16)).decode()
+    connection.send(raw_request(url_path, token, extra=(
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+    )))
+    response = connection.read_response()
+    assert response.status == 101, f"handshake got {response.status}: {response.body!r}"
+    return connection
+
+
+def read_close_code(connection: RawConnection) -> int | None:
+    """Read server frames until a close frame and return its code (None for an empty close payload)."""
+    while True:
+        while len(connection.buffer) < 2:
+            assert connection._fill(), "connection ended before a close frame"
+        first, second = connection.buffer[0], connection.buffer[1]
+        length = second & 0x7F
+        offset = 2
+        if length == 126:
+            offset, width = 4, 2
+        elif length == 127:
+            offset, width = 10, 8
+        else:
+            width = 0
+        while len(connection.buffer) < offset:
+            assert connection._fill(), "connection ended inside a frame header"
+        if width:
+            length = int.from_bytes(connection.buffer[2:offset], "big")
+        while len(connection.buffer) < offset + length:
+            assert connection._fill(), "connection ended inside a frame"
+        payload = connection.buffer[offset:offset + length]
+        connection.buffer = connection.buffer[offset + length:]
+        if first & 0x0F == 0x8:
+            return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
