@@ -74,23 +74,33 @@ public final class Server: @unchecked Sendable {
         }
         do {
             http = try HTTPServer(configuration: httpConfiguration, service: service, logger: logger.with(["component": "http"]))
-            try http.start()
         } catch {
             engine.shutdown()
             log.close()
             throw StartupError(description: "\(error)", exitCode: 2)
         }
 
-        // The first account is created only once the port is bound, so a failed first start (port in use,
-        // bad TLS files) leaves no generated password behind that nobody was shown.
+        // The first account exists before the listener accepts anything, so no client sees a server
+        // without it.
         do {
             administrator = try auth.ensureAdministrator(
                 email: configuration.adminEmail, password: configuration.adminPassword, tenant: configuration.adminTenant)
         } catch {
-            http.shutdown()
             engine.shutdown()
             log.close()
             throw StartupError(description: "cannot create the administrator account: \(error)", exitCode: 1)
+        }
+
+        do {
+            try http.start()
+        } catch {
+            engine.shutdown()
+            log.close()
+            var description = "\(error)"
+            if administrator.generatedPassword != nil, let file = administrator.passwordFile {
+                description += "\nThe administrator account was created; its generated password is in \(file)."
+            }
+            throw StartupError(description: description, exitCode: 2)
         }
         if !administrator.created,
             configuration.adminEmail != nil || configuration.adminPassword != nil || configuration.adminTenant != nil {
