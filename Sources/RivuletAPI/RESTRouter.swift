@@ -93,8 +93,9 @@ final class RESTRouter: Sendable {
     }
 
     private func authenticate(_ request: HTTPRequest) throws(APIError) -> Principal {
-        guard let header = request.headers["authorization"], let principal = auth.authenticate(authorization: header) else {
-            throw .unauthorized()
+        guard let header = request.headers["authorization"] else { throw .unauthorized() }
+        guard let principal = auth.authenticate(authorization: header) else {
+            throw .unauthorized("the credentials are invalid or expired: log in again with POST /_open/auth, or check the API key")
         }
         return principal
     }

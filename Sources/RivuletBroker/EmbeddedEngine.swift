@@ -228,7 +228,7 @@ public final class EmbeddedEngine: StreamEngine {
             }
         }
         perform(effects)
-        for core in cores { flushCursorChanges(core, force: true)?.wait() }
+        for core in cores { _ = flushCursorChanges(core, force: true)?.wait() }
         checkpointQueue.sync { writeCheckpoint() }
         logger.info("engine shut down", ["streams": "\(cores.count)"])
     }

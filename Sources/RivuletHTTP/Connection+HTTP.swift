@@ -149,7 +149,7 @@ extension Connection {
                 }
             }
         }
-        let body = "{\"error\":true,\"code\":\(status),\"errorMessage\":\"\(escaped)\"}"
+        let body = "{\"error\":true,\"code\":\(status),\"errorMessage\":\"\(escaped)\",\"errorNum\":\(status)}"
         return HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
     }
 }
