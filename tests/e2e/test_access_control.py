@@ -1,13 +1,14 @@
 """API keys, access levels and tenant isolation against a real server.
 
 Refusals come first; each test ends by checking that the server still serves the administrator, so a refusal
-never costs other clients their service. Expired tokens have no server-side test hook and are covered by the
-Swift unit tests of JSONWebToken.
+never costs other clients their service.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import ssl
 
@@ -96,6 +97,30 @@ def test_token_with_alg_none_is_refused(shared_server, rest):
     assert_error(rest.request("GET", "/_api/user", headers={"Authorization": f"bearer {other_alg}"}), 401)
     name = unique_name("alg_none")
     assert handshake_status(shared_server, ws_url(shared_server, "producer", name), token=unsigned) == 401
+    assert_server_serves_admin(shared_server)
+
+
+def test_expired_token_is_refused(shared_server, rest):
+    """A correctly signed token whose exp has passed gets 401 on REST and on a socket handshake.
+
+    The test owns the server's data directory, so it signs with the server's own secret file.
+    """
+    secret = (shared_server.data_dir / "jwt-secret").read_bytes()
+    claims = {"tenant": shared_server.tenant, "username": "root", "iat": 1_000, "exp": 2_000}
+    signing_input = f"{encode({'alg': 'HS256', 'typ': 'JWT'})}.{encode(claims)}"
+    signature = base64.urlsafe_b64encode(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
+    expired = f"{signing_input}.{signature.decode().rstrip('=')}"
+    fresh_claims = dict(claims, exp=4_000_000_000)
+    fresh_input = f"{encode({'alg': 'HS256', 'typ': 'JWT'})}.{encode(fresh_claims)}"
+    fresh_signature = base64.urlsafe_b64encode(hmac.new(secret, fresh_input.encode(), hashlib.sha256).digest())
+    fresh = f"{fresh_input}.{fresh_signature.decode().rstrip('=')}"
+
+    # The same signing code makes a token the server accepts once exp lies in the future.
+    assert_success(rest.request("GET", "/_api/user", headers={"Authorization": f"bearer {fresh}"}))
+    response = rest.request("GET", "/_api/user", headers={"Authorization": f"bearer {expired}"})
+    assert "invalid or expired" in assert_error(response, 401)["errorMessage"]
+    name = unique_name("expired")
+    assert handshake_status(shared_server, ws_url(shared_server, "producer", name), token=expired) == 401
     assert_server_serves_admin(shared_server)
 
 
