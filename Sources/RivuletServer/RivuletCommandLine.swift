@@ -8,6 +8,7 @@ public enum RivuletCommandLine {
 
         Commands:
           serve     Run the streams server (see 'rivulet serve --help').
+          bench     Drive a running server with load and print results (see 'rivulet bench --help').
           help      Show this help.
 
         Rivulet serves the Macrometa GDN Streams API: REST under /_fabric/{fabric}/_api/streams
@@ -28,6 +29,8 @@ public enum RivuletCommandLine {
             return 0
         case "serve":
             return serve(Array(rest.dropFirst()))
+        case "bench":
+            return BenchCommand.run(Array(rest.dropFirst()))
         default:
             printError("rivulet: unknown command '\(command)'\n\n\(usage)")
             return 2
