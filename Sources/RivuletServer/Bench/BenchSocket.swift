@@ -209,7 +209,11 @@ enum BenchFrameEncoder {
             for shift in stride(from: 56, through: 0, by: -8) { output.append(UInt8((payload.count >> shift) & 0xFF)) }
         }
         output.append(contentsOf: maskKey)
-        for (index, byte) in payload.enumerated() { output.append(byte ^ maskKey[index & 3]) }
+        let start = output.count
+        output.append(contentsOf: payload)
+        output.withUnsafeMutableBufferPointer { buffer in
+            for index in 0..<payload.count { buffer[start + index] ^= maskKey[index & 3] }
+        }
     }
 }
 
