@@ -133,7 +133,7 @@ extension StreamState {
 
     /// Ends every consumer, reader and producer; their sinks get `engineClosed(reason:)`.
     mutating func closeAllClients(reason: String, effects: inout StreamEffects) {
-        for name in subscriptions.keys {
+        for name in Array(subscriptions.keys) {
             for consumer in subscriptions[name]!.consumers {
                 consumer.outbox.enqueueClose(reason: reason)
                 effects.drain(consumer.outbox)
