@@ -11,7 +11,8 @@ enum BenchCommand {
         Usage: rivulet bench <workload> --password PASSWORD [options]
 
         Workloads:
-          throughput   Producers publish --messages each; --subscriptions consumers receive and ack all.
+          throughput   A producer publishes --messages; --subscriptions consumers receive and ack all
+                       (0 measures publishing alone).
                        With --rate the producer is paced (latency run); --subscriptions 10 is the fan-out run.
           backlog      Publish --messages first, then one new subscription replays them from the earliest.
           idle         Open --connections producer sockets and report the server's RSS per connection.
@@ -101,8 +102,8 @@ enum BenchCommand {
             return index < arguments.count ? arguments[index] : nil
         }
         func number(_ flag: String) -> Result<Double, BenchError> {
-            guard let text = value(), let parsed = Double(text), parsed > 0 else {
-                return .failure(BenchError("\(flag) needs a positive number"))
+            guard let text = value(), let parsed = Double(text), parsed >= 0 else {
+                return .failure(BenchError("\(flag) needs a number of 0 or more"))
             }
             return .success(parsed)
         }
@@ -189,9 +190,9 @@ enum BenchCommand {
         if let failure = producer.firstFailure { result["first_failure"] = failure }
         if let failure = consumers.compactMap(\.error).first { result["consumer_error"] = failure }
         addLatency(consumers.flatMap(\.latencies), to: &result)
-        if let cpuBefore, let cpuAfter, delivered > 0 {
-            result["server_cpu_us_per_msg"] = (cpuAfter - cpuBefore) / Double(max(producer.acknowledged, 1))
-            result["server_cpu_us_per_delivery"] = (cpuAfter - cpuBefore) / Double(delivered)
+        if let cpuBefore, let cpuAfter, producer.acknowledged > 0 {
+            result["server_cpu_us_per_msg"] = (cpuAfter - cpuBefore) / Double(producer.acknowledged)
+            result["server_cpu_us_per_delivery"] = (cpuAfter - cpuBefore) / Double(max(delivered, 1))
             result["server_cpu_share"] = (cpuAfter - cpuBefore) / 1e6 / elapsed
         }
         return result
