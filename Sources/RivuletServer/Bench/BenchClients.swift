@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import RivuletCore
 
-/// Where the load goes: a Rivulet server on loopback, a login token and the tenant whose streams are used.
+/// The server under load: its loopback address, a login token and the tenant whose streams are used.
 struct BenchTarget: Sendable {
     var host: String
     var port: Int
