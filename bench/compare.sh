@@ -35,6 +35,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v nats-server >/dev/null || missing+=(nats-server)
 command -v taskset >/dev/null || missing+=(util-linux)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [[ ${#missing[@]} -gt 0 ]]; then
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
     $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
