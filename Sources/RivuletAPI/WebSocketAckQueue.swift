@@ -62,7 +62,7 @@ final class WebSocketAckQueue: Sendable {
                 return (connection, frames)
             }
             guard let (connection, frames) = batch else { return }
-            for frame in frames { connection.sendText(frame) }
+            connection.sendTexts(frames)
         }
     }
 }

@@ -30,7 +30,7 @@ final class WebSocketDeliveryOutbox: Sendable {
             return connection
         }
         guard let connection else { return }
-        for frame in frames { connection.sendText(frame) }
+        connection.sendTexts(frames)
     }
 
     func send(_ deliveries: [Delivery]) {
@@ -70,7 +70,7 @@ final class WebSocketDeliveryOutbox: Sendable {
             }
             switch step {
             case .flush(let frames):
-                for frame in frames { connection.sendText(frame) }
+                connection.sendTexts(frames)
             case .done(let close):
                 if let close { connection.close(code: close.code, reason: truncatedCloseReason(close.reason)) }
                 return

@@ -58,10 +58,9 @@ extension StreamState {
     mutating func acknowledge(
         _ ranges: [ClosedRange<UInt64>], subscription name: String, now: Int64, effects: inout StreamEffects
     ) {
-        guard var subscription = subscriptions.removeValue(forKey: name) else { return }
-        let applied = subscription.acknowledge(ranges, in: index)
-        subscriptions[name] = subscription
-        guard !applied.isEmpty else { return }
+        // Mutate in place: a local copy put back into the dictionary stayed alive until the dispatch below,
+        // which then copied each consumer's in-flight table on every acknowledgement.
+        guard let applied = subscriptions[name]?.acknowledge(ranges, in: index), !applied.isEmpty else { return }
         queueCursorChange(.acknowledged(subscription: name, ranges: applied))
         removeConsumedByAll(applied)
         dispatch(subscription: name, now: now, effects: &effects)
@@ -133,7 +132,7 @@ extension StreamState {
 
     /// Ends every consumer, reader and producer; their sinks get `engineClosed(reason:)`.
     mutating func closeAllClients(reason: String, effects: inout StreamEffects) {
-        for name in subscriptions.keys {
+        for name in Array(subscriptions.keys) {
             for consumer in subscriptions[name]!.consumers {
                 consumer.outbox.enqueueClose(reason: reason)
                 effects.drain(consumer.outbox)

@@ -22,7 +22,7 @@ extension StreamState {
             index.lowestRetained = last + 1
             return
         }
-        for name in subscriptions.keys {
+        for name in Array(subscriptions.keys) {
             acknowledge([1...last], subscription: name, now: now, effects: &effects)
         }
     }

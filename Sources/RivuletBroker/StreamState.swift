@@ -107,8 +107,10 @@ struct StreamState {
     // MARK: Dispatch
 
     mutating func dispatchAll(now: Int64, effects: inout StreamEffects) {
-        for name in subscriptions.keys { dispatch(subscription: name, now: now, effects: &effects) }
-        for id in readers.keys { dispatchReader(id, now: now, effects: &effects) }
+        // Iterate over copied keys: a live `keys` view shares the dictionary's storage, so each mutation below
+        // would copy the dictionary and, through it, every consumer's in-flight table, once per publish.
+        for name in Array(subscriptions.keys) { dispatch(subscription: name, now: now, effects: &effects) }
+        for id in Array(readers.keys) { dispatchReader(id, now: now, effects: &effects) }
     }
 
     mutating func dispatch(subscription name: String, now: Int64, effects: inout StreamEffects) {
@@ -163,7 +165,7 @@ struct StreamState {
         armedWake = nil
         timer = nil
         wantedWake = nil
-        for name in subscriptions.keys {
+        for name in Array(subscriptions.keys) {
             if let next = subscriptions[name]?.processTimers(now: now) { requestWake(at: next) }
         }
         dispatchAll(now: now, effects: &effects)

@@ -17,6 +17,7 @@ public enum Base64 {
     public static func encodeToBytes<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         var output = [UInt8]()
         output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        let alphabet = alphabet
         var iterator = bytes.makeIterator()
         while let first = iterator.next() {
             let second = iterator.next()
@@ -35,6 +36,8 @@ public enum Base64 {
     public static func decode<Bytes: Collection>(_ text: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
         var output = [UInt8]()
         output.reserveCapacity(text.count / 4 * 3 + 2)
+        // A local copy, because each read of the lazily initialised static pays a once-check per byte.
+        let table = decodeTable
         var accumulator: UInt32 = 0
         var pending = 0
         var padding = 0
@@ -44,7 +47,7 @@ public enum Base64 {
                 continue
             }
             guard padding == 0 else { return nil }
-            let value = decodeTable[Int(byte)]
+            let value = table[Int(byte)]
             guard value != 0xFF else { return nil }
             accumulator = accumulator << 6 | UInt32(value)
             pending += 1

@@ -15,6 +15,21 @@ extension Connection: WebSocketConnection {
         }
     }
 
+    /// Queues text frames in order with one hop to the loop: a closure per frame cost more than the
+    /// framing itself when the log writer completes hundreds of publishes at once.
+    func sendTexts(_ frames: [[UInt8]]) {
+        guard !frames.isEmpty else { return }
+        let count = frames.reduce(0) { $0 + $1.count }
+        queuedOutsideLoop.add(count, ordering: .relaxed)
+        loop.run { [self] in
+            queuedOutsideLoop.subtract(count, ordering: .relaxed)
+            guard mode == .webSocket, closeSentAt == nil else { return }
+            for frame in frames { WebSocketFrameEncoder.append(opcode: .text, payload: frame, to: &output) }
+            outputCountMirror.store(output.count, ordering: .relaxed)
+            loop.markTouched(self)
+        }
+    }
+
     /// Starts the close handshake; safe from any thread.
     func close(code: UInt16, reason: String) {
         loop.run { [self] in

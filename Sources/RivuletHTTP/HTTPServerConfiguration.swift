@@ -49,7 +49,7 @@ public struct HTTPServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1",
         port: Int = 8000,
-        loopCount: Int = ProcessInfo.processInfo.activeProcessorCount,
+        loopCount: Int = HTTPServerConfiguration.usableProcessorCount(),
         tls: TLSConfiguration? = nil,
         maxRequestHeadBytes: Int = 64 * 1024,
         maxRequestBodyBytes: Int = 8 * 1024 * 1024,
@@ -110,5 +110,24 @@ extension UInt64 {
     func addingSaturated(_ other: UInt64) -> UInt64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? .max : sum
+    }
+}
+
+extension HTTPServerConfiguration {
+    /// The CPUs this process may run on: its affinity mask (as `taskset` or a container sets it), or the
+    /// active processor count when /proc is unavailable.
+    ///
+    /// Foundation's `activeProcessorCount` ignores the affinity mask, so a server pinned to one CPU ran one
+    /// event loop per online CPU, and the loops preempted each other on that CPU.
+    public static func usableProcessorCount() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+            return ProcessInfo.processInfo.activeProcessorCount
+        }
+        for line in status.split(separator: "\n") where line.hasPrefix("Cpus_allowed:") {
+            let mask = line.dropFirst("Cpus_allowed:".count)
+            let count = mask.reduce(0) { total, character in total + (character.hexDigitValue?.nonzeroBitCount ?? 0) }
+            return count > 0 ? min(count, ProcessInfo.processInfo.activeProcessorCount) : ProcessInfo.processInfo.activeProcessorCount
+        }
+        return ProcessInfo.processInfo.activeProcessorCount
     }
 }

@@ -112,10 +112,19 @@ public protocol WebSocketConnection: AnyObject, Sendable {
     var remoteAddress: String { get }
     /// Queues one text frame; frames queued during one loop pass go out in one write.
     func sendText(_ utf8: [UInt8])
+    /// Queues several text frames in order, with one hop to the connection's thread for all of them.
+    func sendTexts(_ frames: [[UInt8]])
     /// Starts the close handshake with `code` and `reason` (at most 123 bytes of UTF-8).
     func close(code: UInt16, reason: String)
     /// Bytes queued for this connection and not yet written to the socket.
     var bufferedBytes: Int { get }
+}
+
+extension WebSocketConnection {
+    /// Sends the frames one by one; connections that can queue a batch at once override this.
+    public func sendTexts(_ frames: [[UInt8]]) {
+        for frame in frames { sendText(frame) }
+    }
 }
 
 /// Receives the events of one WebSocket connection, on that connection's event-loop thread, one at a time.

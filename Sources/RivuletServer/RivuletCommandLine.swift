@@ -11,6 +11,7 @@ public enum RivuletCommandLine {
 
         Commands:
           serve     Run the streams server (see 'rivulet serve --help').
+          bench     Drive a running server with load and print results (see 'rivulet bench --help').
           version   Print the version.
           help      Show this help, or 'help serve' for the server's options.
 
@@ -39,6 +40,8 @@ public enum RivuletCommandLine {
             return 0
         case "serve":
             return serve(Array(rest.dropFirst()))
+        case "bench":
+            return BenchCommand.run(Array(rest.dropFirst()))
         default:
             printError("rivulet: unknown command '\(command)'\n\n\(usage)")
             return 2
