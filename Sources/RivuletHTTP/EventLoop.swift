@@ -75,6 +75,9 @@ final class EventLoop: @unchecked Sendable {
     private var shutdownDeadline: UInt64?
     /// Set while accepting is paused because the process ran out of file descriptors.
     private var acceptPausedUntil: UInt64?
+    /// When this loop last logged a connection refused by a limit, and how many it refused silently since.
+    private var lastLimitWarningNanoseconds: UInt64 = 0
+    private var unloggedLimitRejections = 0
     private var lastAcceptWarningAt: UInt64?
     var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
@@ -251,16 +254,15 @@ final class EventLoop: @unchecked Sendable {
         guard context.openConnectionCount.add(1, ordering: .relaxed).newValue <= limit else {
             context.openConnectionCount.subtract(1, ordering: .relaxed)
             close(fd)
-            context.logger.debug("connection rejected", ["remote": remoteAddress, "reason": "max connections reached"])
+            warnConnectionRejected(remoteAddress: remoteAddress, reason: "max connections reached (--max-connections)")
             return
         }
         let host = SocketSupport.host(of: remoteAddress)
         guard context.reserveConnection(fromHost: host) else {
             context.openConnectionCount.subtract(1, ordering: .relaxed)
             close(fd)
-            context.logger.debug("connection rejected", [
-                "remote": remoteAddress, "reason": "max connections per address reached",
-            ])
+            warnConnectionRejected(
+                remoteAddress: remoteAddress, reason: "max connections per address reached (--max-connections-per-address)")
             return
         }
         var one: Int32 = 1
@@ -282,6 +284,21 @@ final class EventLoop: @unchecked Sendable {
         connections[connection.id] = connection
         register(fd, tag: connection.id, events: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue)
         markTouched(connection)
+    }
+
+    /// Logs a connection refused by a limit at warning, at most once per 10 seconds per loop, with the count of
+    /// refusals since the last line, so a flood cannot flood the log.
+    private func warnConnectionRejected(remoteAddress: String, reason: String) {
+        let now = monotonicNanoseconds()
+        guard now &- lastLimitWarningNanoseconds >= 10_000_000_000 else {
+            unloggedLimitRejections += 1
+            return
+        }
+        context.logger.warning("connection rejected", [
+            "remote": remoteAddress, "reason": reason, "unlogged_rejections": String(unloggedLimitRejections),
+        ])
+        lastLimitWarningNanoseconds = now
+        unloggedLimitRejections = 0
     }
 
     /// Takes the level-triggered listener out of epoll for 100 ms, so a full descriptor table does not spin the

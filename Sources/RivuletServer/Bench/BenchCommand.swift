@@ -94,6 +94,12 @@ enum BenchCommand {
         }
     }
 
+    static let workloads = ["throughput", "backlog", "idle", "streams", "fill"]
+    static let numericOptions: Set<String> = [
+        "--port", "--server-pid", "--messages", "--size", "--window", "--rate", "--subscriptions", "--connections",
+        "--streams", "--bytes", "--timeout",
+    ]
+
     static func parse(_ arguments: [String]) -> Result<Options, BenchError> {
         var options = Options()
         var index = 0
@@ -121,6 +127,7 @@ enum BenchCommand {
                     options.workload = flag
                     break
                 }
+                guard numericOptions.contains(flag) else { return .failure(BenchError("unknown option '\(flag)'")) }
                 let parsed: Double
                 switch number(flag) {
                 case .failure(let error): return .failure(error)
@@ -142,6 +149,9 @@ enum BenchCommand {
                 }
             }
             index += 1
+        }
+        if !options.workload.isEmpty && !workloads.contains(options.workload) {
+            return .failure(BenchError("unknown workload '\(options.workload)': use \(workloads.joined(separator: ", "))"))
         }
         if !options.workload.isEmpty && options.password == nil { return .failure(BenchError("--password is missing")) }
         return .success(options)

@@ -37,7 +37,7 @@ final class BenchSocket: @unchecked Sendable {
 
     init(host: String, port: Int) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw BenchError("socket() failed: errno \(errno)") }
+        guard descriptor >= 0 else { throw BenchError("socket() failed: \(String(cString: strerror(errno)))") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -53,7 +53,7 @@ final class BenchSocket: @unchecked Sendable {
         guard connected == 0 else {
             let code = errno
             close(descriptor)
-            throw BenchError("connect to \(host):\(port) failed: errno \(code)")
+            throw BenchError("connect to \(host):\(port) failed: \(String(cString: strerror(code)))")
         }
         var one: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -71,7 +71,7 @@ final class BenchSocket: @unchecked Sendable {
             while offset < raw.count {
                 let written = send(descriptor, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
                 if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { throw BenchError("send failed: errno \(errno)") }
+                guard written > 0 else { throw BenchError("send failed: \(String(cString: strerror(errno)))") }
                 offset += written
             }
         }
@@ -91,7 +91,7 @@ final class BenchSocket: @unchecked Sendable {
         buffer.removeLast(65_536 - max(received, 0))
         if received > 0 { return true }
         if received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return false }
-        throw BenchError(received == 0 ? "server closed the connection" : "recv failed: errno \(errno)")
+        throw BenchError(received == 0 ? "server closed the connection" : "recv failed: \(String(cString: strerror(errno)))")
     }
 
     /// Reads until the buffer holds a full HTTP head and its body; returns the status and body.
