@@ -78,6 +78,8 @@ extension EmbeddedEngine {
     }
 
     /// Reads the index fields of a retained message without keeping its body.
+    /// NOTE: one read per retained message in the checkpoint; storing the index fields in the checkpoint
+    /// would make restart time independent of the backlog.
     private func readIndexEntry(streamId: UInt64, sequence: UInt64, at position: LogPosition) -> IndexEntry? {
         do {
             let record = try log.read(at: position)
