@@ -8,10 +8,16 @@ extension EmbeddedEngine {
     func forwardToDeadLetterStream(_ letter: DeadLetter) {
         guard let message = letter.message else {
             // The body was evicted: read it on the reader queue, off the caller's (possibly network) thread.
+            readsInFlight.add(1, ordering: .relaxed)
             readerQueue.async { [self] in
+                defer { readsInFlight.subtract(1, ordering: .relaxed) }
                 var resolved = letter
                 resolved.message = readMessage(streamId: letter.id.streamId, sequence: letter.id.sequence, at: letter.position)?.message
-                guard resolved.message != nil else { return }
+                guard resolved.message != nil else {
+                    // readMessage logged why; the message stays unacknowledged rather than looping on the read.
+                    logger.warning("dead letter not forwarded", ["streamId": "\(letter.id.streamId)", "sequence": "\(letter.id.sequence)"])
+                    return
+                }
                 forwardToDeadLetterStream(resolved)
             }
             return

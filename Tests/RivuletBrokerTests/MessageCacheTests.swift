@@ -90,6 +90,29 @@ private let tinyBudget = BrokerConfiguration(messageCacheBytes: 100)
         #expect(harness.engine.cacheBudget.usedBytes == 0)
     }
 
+    @Test func deadLetterOfEvictedBodyIsReadFromTheLog() throws {
+        let harness = try streamHarness(BrokerConfiguration())
+        let sink = RecordingSink()
+        let consumer = try harness.subscribe(sink: sink) {
+            $0.maxRedeliverCount = 1
+            $0.ackTimeout = .seconds(1)
+        }
+        let id = try harness.publish("poison")
+        harness.clock.advance(by: .seconds(1))
+        let core = try harness.engine.stream(harness.address)
+        core.state.withLock { $0.index.cache.removeAll() }
+        harness.clock.advance(by: .seconds(1))
+        harness.engine.waitForReads()
+
+        #expect(sink.deliveries.map(\.redeliveryCount) == [0, 1])
+        let deadLetters = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "orders-sub-DLQ")
+        let reader = RecordingSink()
+        _ = try harness.engine.openReader(deadLetters, start: .earliest, receiverQueueSize: 10, sink: reader)
+        #expect(reader.payloads == ["poison"])
+        #expect(try harness.engine.backlog(harness.address).subscriptionBacklogs["sub"] == 0)
+        consumer.acknowledge(id)
+    }
+
     @Test func restartWithBacklogLargerThanCacheDeliversEverything() throws {
         let harness = try streamHarness(tinyBudget)
         _ = try harness.subscribe(type: .exclusive, sink: RecordingSink())
