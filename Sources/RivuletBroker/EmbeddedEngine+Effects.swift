@@ -47,7 +47,7 @@ extension EmbeddedEngine {
                 effects.missing.removeAll()
             }
             // Evict after dispatch, so bodies just cached or read back are handed out before they can go.
-            if state.index.cache.enforceBudget() { effects.trimCaches = true }
+            if state.index.enforceCacheBudget() { effects.trimCaches = true }
             return (value, effects)
         }
     }
@@ -158,7 +158,7 @@ extension EmbeddedEngine {
             trimQueued.store(false, ordering: .releasing)
             let cores = catalog.withLock { $0.streams.values.sorted { $0.id < $1.id } }
             for core in cores where cacheBudget.isOver {
-                _ = core.state.withLock { $0.index.cache.enforceBudget() }
+                _ = core.state.withLock { $0.index.enforceCacheBudget() }
             }
         }
     }

@@ -130,7 +130,7 @@ public final class EmbeddedEngine: StreamEngine {
                     core.state.withLock { state in
                         state.closeAllClients(reason: "stream '\(address.topic)' was deleted", effects: &effects)
                         state.pendingCursorChanges.removeAll()
-                        state.index.cache.removeAll()
+                        state.index.uncacheAll()
                         state.cancelTimer()
                     }
                 case .failure:

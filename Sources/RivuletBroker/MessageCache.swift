@@ -19,72 +19,48 @@ final class MessageCacheBudget: Sendable {
     func remove(_ bytes: Int) { _ = used.wrappingSubtract(bytes, ordering: .relaxed) }
 }
 
-/// One stream's cached message bodies, evicted in the order they were cached (oldest first) while the
-/// engine-wide budget is exceeded. Guarded by the stream lock, like the rest of `StreamState`.
-struct MessageCache {
-    private struct Cached {
-        var message: StoredMessage
-        var bytes: Int
-    }
+/// A cached message body, boxed so an index entry without one costs a single pointer.
+final class CachedBody: Sendable {
+    let message: StoredMessage
 
+    init(_ message: StoredMessage) {
+        self.message = message
+    }
+}
+
+/// The order in which one stream cached bodies and the bytes they count against the engine-wide budget.
+/// The bodies themselves hang off the index entries (see `MessageIndex`), so a cache hit costs no extra lookup.
+struct MessageCacheOrder {
     let budget: MessageCacheBudget
-    private var bodies: [UInt64: Cached] = [:]
-    /// Sequences in the order they were cached; entries already removed are skipped when evicting.
-    private var order: [UInt64] = []
-    private var head = 0
-    private(set) var bytes = 0
+    /// Sequences in the order their bodies were cached; sequences whose body is gone are skipped when evicting.
+    var sequences: [UInt64] = []
+    var head = 0
+    var bytes = 0
+    var count = 0
 
     init(budget: MessageCacheBudget) {
         self.budget = budget
     }
 
-    var count: Int { bodies.count }
-
-    subscript(sequence: UInt64) -> StoredMessage? { bodies[sequence]?.message }
-
-    mutating func insert(_ message: StoredMessage, bytes size: Int) {
-        let sequence = message.id.sequence
-        guard bodies[sequence] == nil else { return }
-        bodies[sequence] = Cached(message: message, bytes: size)
-        order.append(sequence)
+    mutating func added(_ sequence: UInt64, bytes size: Int) {
+        sequences.append(sequence)
         bytes += size
+        count += 1
         budget.add(size)
     }
 
-    mutating func remove(_ sequence: UInt64) {
-        guard let removed = bodies.removeValue(forKey: sequence) else { return }
-        bytes -= removed.bytes
-        budget.remove(removed.bytes)
-        // Removal by acknowledgement leaves the sequence in `order`; drop such leftovers once they dominate.
-        if order.count - head > 2 * bodies.count + 1024 {
-            order = order[head...].filter { bodies[$0] != nil }
-            head = 0
-        }
+    mutating func dropped(bytes size: Int) {
+        bytes -= size
+        count -= 1
+        budget.remove(size)
     }
 
-    mutating func removeAll() {
+    mutating func reset() {
         budget.remove(bytes)
-        bodies.removeAll()
-        order.removeAll()
+        sequences.removeAll()
         head = 0
         bytes = 0
-    }
-
-    /// Evicts this stream's oldest bodies while the engine-wide budget is exceeded. Returns true when the
-    /// budget is still exceeded with this cache empty, so other streams must give up bodies.
-    mutating func enforceBudget() -> Bool {
-        while budget.isOver, head < order.count {
-            let sequence = order[head]
-            head += 1
-            guard let evicted = bodies.removeValue(forKey: sequence) else { continue }
-            bytes -= evicted.bytes
-            budget.remove(evicted.bytes)
-        }
-        if head > 1024, head * 2 > order.count {
-            order.removeFirst(head)
-            head = 0
-        }
-        return budget.isOver && bodies.isEmpty
+        count = 0
     }
 }
 

@@ -20,14 +20,16 @@ struct IndexEntry: Sendable {
     var deliverAt: Int64
     /// Kept so Key_Shared can pick a consumer before the body is read.
     var key: String?
+    /// The body while it is cached.
+    var body: CachedBody?
 }
 
 /// The retained messages of one stream and how far publishing has made them visible. Every retained message
-/// has an index entry; bodies live in `cache` while the engine-wide budget allows, and are read back from the
+/// has an index entry; its body hangs off the entry while the engine-wide budget allows, and are read back from the
 /// log (`RecordLog.read(at:)`) off the stream lock when dispatch needs one that was evicted.
 struct MessageIndex {
     var messages: [UInt64: IndexEntry] = [:]
-    var cache: MessageCache
+    var cache: MessageCacheOrder
     /// The highest sequence up to which every publish completed; nothing above it is dispatched.
     var lastVisible: UInt64 = 0
     /// No message below it is retained.
@@ -35,37 +37,78 @@ struct MessageIndex {
     var storageBytes = 0
 
     init(budget: MessageCacheBudget) {
-        cache = MessageCache(budget: budget)
+        cache = MessageCacheOrder(budget: budget)
     }
 
     /// Indexes a just published message and caches its body.
     mutating func insert(_ retained: RetainedMessage) {
         let message = retained.message
-        insert(
-            IndexEntry(
-                position: retained.position, sizeBytes: retained.sizeBytes, publishTime: message.publishTime,
-                deliverAt: message.deliverAt, key: message.key
-            ),
-            sequence: message.id.sequence
+        let entry = IndexEntry(
+            position: retained.position, sizeBytes: retained.sizeBytes, publishTime: message.publishTime,
+            deliverAt: message.deliverAt, key: message.key, body: CachedBody(message)
         )
-        cache.insert(message, bytes: retained.sizeBytes)
+        insert(entry, sequence: message.id.sequence)
     }
 
-    /// Indexes a message without its body, as recovery does.
+    /// Indexes a message; recovery passes entries without a body.
     mutating func insert(_ entry: IndexEntry, sequence: UInt64) {
-        if let replaced = messages.updateValue(entry, forKey: sequence) { storageBytes -= replaced.sizeBytes }
+        if let replaced = messages.updateValue(entry, forKey: sequence) {
+            storageBytes -= replaced.sizeBytes
+            if replaced.body != nil { cache.dropped(bytes: replaced.sizeBytes) }
+        }
         storageBytes += entry.sizeBytes
+        if entry.body != nil { cache.added(sequence, bytes: entry.sizeBytes) }
     }
 
     mutating func remove(_ sequence: UInt64) {
         guard let removed = messages.removeValue(forKey: sequence) else { return }
         storageBytes -= removed.sizeBytes
-        cache.remove(sequence)
+        guard removed.body != nil else { return }
+        cache.dropped(bytes: removed.sizeBytes)
+        // Removal by acknowledgement leaves the sequence in the cache order; drop such leftovers once they dominate.
+        if cache.sequences.count - cache.head > 2 * cache.count + 1024 {
+            cache.sequences = cache.sequences[cache.head...].filter { messages[$0]?.body != nil }
+            cache.head = 0
+        }
     }
 
     /// The body of a retained message when it is cached.
     func message(_ sequence: UInt64) -> StoredMessage? {
-        cache[sequence]
+        messages[sequence]?.body?.message
+    }
+
+    /// Caches the body of a retained message (read back from the log, or just published).
+    mutating func cacheBody(_ message: StoredMessage) {
+        let sequence = message.id.sequence
+        guard let entry = messages[sequence], entry.body == nil else { return }
+        messages[sequence]?.body = CachedBody(message)
+        cache.added(sequence, bytes: entry.sizeBytes)
+    }
+
+    /// Drops every cached body of the stream, returning their bytes to the budget.
+    mutating func uncacheAll() {
+        for sequence in cache.sequences[cache.head...] where messages[sequence]?.body != nil {
+            messages[sequence]?.body = nil
+        }
+        cache.reset()
+    }
+
+    /// Evicts this stream's oldest cached bodies while the engine-wide budget is exceeded. Returns true when the
+    /// budget is still exceeded with none of this stream's bodies left, so other streams must give up bodies.
+    mutating func enforceCacheBudget() -> Bool {
+        guard cache.budget.isOver else { return false }
+        while cache.budget.isOver, cache.head < cache.sequences.count {
+            let sequence = cache.sequences[cache.head]
+            cache.head += 1
+            guard let entry = messages[sequence], entry.body != nil else { continue }
+            messages[sequence]?.body = nil
+            cache.dropped(bytes: entry.sizeBytes)
+        }
+        if cache.head > 1024, cache.head * 2 > cache.sequences.count {
+            cache.sequences.removeFirst(cache.head)
+            cache.head = 0
+        }
+        return cache.budget.isOver && cache.count == 0
     }
 
     /// Returns the lowest retained sequence and moves `lowestRetained` past removed ones.
@@ -91,7 +134,7 @@ struct MessageIndex {
                     sequence += 1
                     steps += 1
                 }
-                guard let entry = messages[sequence], cache[sequence] == nil, !planned.contains(sequence) else { continue }
+                guard let entry = messages[sequence], entry.body == nil, !planned.contains(sequence) else { continue }
                 if !plan.isEmpty, plan.count >= countLimit || bytes + entry.sizeBytes > byteLimit { return plan }
                 plan.append((sequence, entry.position))
                 planned.insert(sequence)
@@ -154,7 +197,7 @@ struct StreamState {
         fetchInFlight = false
         guard !deleted else { return }
         for retained in fetched where index.messages[retained.message.id.sequence] != nil {
-            index.cache.insert(retained.message, bytes: retained.sizeBytes)
+            index.cacheBody(retained.message)
         }
         // An unreadable body would stall every cursor behind it; it is dropped like an expired message.
         for sequence in lost { index.remove(sequence) }

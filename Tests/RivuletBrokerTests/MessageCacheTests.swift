@@ -100,7 +100,7 @@ private let tinyBudget = BrokerConfiguration(messageCacheBytes: 100)
         let id = try harness.publish("poison")
         harness.clock.advance(by: .seconds(1))
         let core = try harness.engine.stream(harness.address)
-        core.state.withLock { $0.index.cache.removeAll() }
+        core.state.withLock { $0.index.uncacheAll() }
         harness.clock.advance(by: .seconds(1))
         harness.engine.waitForReads()
 
