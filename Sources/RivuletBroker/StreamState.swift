@@ -256,8 +256,8 @@ struct StreamState {
         guard var reader = readers[id] else { return }
         var deliveries: [Delivery] = []
         while reader.inFlightCount < reader.window, reader.nextSequence <= index.lastVisible {
-            if index.messages[reader.nextSequence] != nil {
-                guard let message = index.message(reader.nextSequence) else {
+            if let entry = index.messages[reader.nextSequence] {
+                guard let message = entry.body?.message else {
                     effects.missing.append(reader.nextSequence)
                     break
                 }

@@ -21,7 +21,7 @@ extension SubscriptionState {
                 continue
             }
             if let index = pickConsumer(forKey: entry.key) {
-                guard let message = log.message(sequence) else {
+                guard let message = entry.body?.message else {
                     effects.missing.append(sequence)
                     stalled = true
                     break
@@ -45,7 +45,7 @@ extension SubscriptionState {
                 continue
             }
             if let index = pickConsumer(forKey: entry.key) {
-                guard let message = log.message(sequence) else {
+                guard let message = entry.body?.message else {
                     effects.missing.append(sequence)
                     break
                 }
