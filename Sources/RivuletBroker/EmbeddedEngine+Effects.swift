@@ -47,7 +47,7 @@ extension EmbeddedEngine {
                 effects.missing.removeAll()
             }
             // Evict after dispatch, so bodies just cached or read back are handed out before they can go.
-            if state.index.enforceCacheBudget() { effects.trimCaches = true }
+            if state.index.enforceCacheBudget(keepingBytes: cacheBudget.streamShareBytes) { effects.trimCaches = true }
             return (value, effects)
         }
     }
@@ -150,20 +150,26 @@ extension EmbeddedEngine {
         }
     }
 
-    /// Queues one pass that evicts bodies of any stream until the cache fits its budget again. It runs when the
-    /// stream that exceeded the budget had no bodies of its own left to evict.
+    /// Queues one pass that evicts the oldest bodies of the largest caches until the cache is back under its
+    /// trim target. It runs when the stream that exceeded the budget is down to its share.
     func trimCaches() {
         guard !trimQueued.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        readsInFlight.add(1, ordering: .relaxed)
         readerQueue.async { [self] in
+            defer { readsInFlight.subtract(1, ordering: .relaxed) }
             trimQueued.store(false, ordering: .releasing)
-            let cores = catalog.withLock { $0.streams.values.sorted { $0.id < $1.id } }
-            for core in cores where cacheBudget.isOver {
-                _ = core.state.withLock { $0.index.enforceCacheBudget() }
+            let cores = catalog.withLock { Array($0.streams.values) }
+            let largestFirst = cores.map { core in (core, core.state.withLock { $0.index.cache.bytes }) }
+                .filter { $0.1 > 0 }
+                .sorted { $0.1 > $1.1 }
+            let target = cacheBudget.trimTargetBytes
+            for (core, _) in largestFirst where cacheBudget.usedBytes > target {
+                core.state.withLock { $0.index.evictOldest(whileUsedAbove: target) }
             }
         }
     }
 
-    /// Waits until no body read is queued or running; for tests.
+    /// Waits until no body read or cache trim is queued or running; for tests.
     func waitForReads() {
         while readsInFlight.load(ordering: .relaxed) > 0 { readerQueue.sync {} }
     }

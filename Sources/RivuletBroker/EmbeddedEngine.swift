@@ -35,7 +35,7 @@ public final class EmbeddedEngine: StreamEngine {
     // Reads evicted bodies from the log and trims caches: disk reads never run on a network thread, and
     // never under a stream lock.
     let readerQueue = DispatchQueue(label: "rivulet.broker.reader")
-    /// Body reads queued or running, and whether a cache trim is queued.
+    /// Body reads and cache trims queued or running, and whether a cache trim is queued.
     let readsInFlight = Atomic<Int>(0)
     let trimQueued = Atomic<Bool>(false)
 

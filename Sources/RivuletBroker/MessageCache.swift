@@ -13,6 +13,11 @@ final class MessageCacheBudget: Sendable {
     }
 
     var usedBytes: Int { used.load(ordering: .relaxed) }
+    /// Bytes a stream keeps when it exceeds the budget itself; the rest comes from the largest caches.
+    var streamShareBytes: Int { min(limitBytes / 16, 4 << 20) }
+    /// Usage a trim of the largest caches brings the budget down to, leaving room so the next trim is not
+    /// needed at the next publish.
+    var trimTargetBytes: Int { limitBytes - limitBytes / 8 }
     var isOver: Bool { usedBytes > limitBytes }
 
     func add(_ bytes: Int) { _ = used.wrappingAdd(bytes, ordering: .relaxed) }

@@ -93,11 +93,19 @@ struct MessageIndex {
         cache.reset()
     }
 
-    /// Evicts this stream's oldest cached bodies while the engine-wide budget is exceeded. Returns true when the
-    /// budget is still exceeded with none of this stream's bodies left, so other streams must give up bodies.
-    mutating func enforceCacheBudget() -> Bool {
+    /// Evicts this stream's oldest cached bodies while the engine-wide budget is exceeded, keeping up to
+    /// `keepingBytes` so one stream's publishing cannot wipe out another's recent messages. Returns true when
+    /// the budget is still exceeded, so the largest caches must shrink (`EmbeddedEngine.trimCaches`).
+    mutating func enforceCacheBudget(keepingBytes: Int) -> Bool {
         guard cache.budget.isOver else { return false }
-        while cache.budget.isOver, cache.head < cache.sequences.count {
+        evictOldest(whileUsedAbove: cache.budget.limitBytes, keepingBytes: keepingBytes)
+        return cache.budget.isOver
+    }
+
+    /// Evicts this stream's oldest cached bodies while the engine-wide cache uses more than `target` bytes and
+    /// this stream caches more than `keepingBytes`.
+    mutating func evictOldest(whileUsedAbove target: Int, keepingBytes: Int = 0) {
+        while cache.budget.usedBytes > target, cache.bytes > keepingBytes, cache.head < cache.sequences.count {
             let sequence = cache.sequences[cache.head]
             cache.head += 1
             guard let entry = messages[sequence], entry.body != nil else { continue }
@@ -108,7 +116,6 @@ struct MessageIndex {
             cache.sequences.removeFirst(cache.head)
             cache.head = 0
         }
-        return cache.budget.isOver && cache.count == 0
     }
 
     /// Returns the lowest retained sequence and moves `lowestRetained` past removed ones.

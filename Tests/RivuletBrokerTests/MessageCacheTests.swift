@@ -160,6 +160,24 @@ private let tinyBudget = BrokerConfiguration(messageCacheBytes: 100)
         #expect(harness.engine.cacheBudget.usedBytes == 0)
     }
 
+    @Test func busyStreamTakesBudgetFromIdleStream() throws {
+        let harness = try streamHarness(BrokerConfiguration(messageCacheBytes: 1_600))
+        let busy = StreamAddress(tenant: "acme", fabric: "_system", scope: .global, name: "busy")
+        try harness.engine.createStream(busy)
+        try harness.publish(count: 100, prefix: "idle")
+        let idleCore = try harness.engine.stream(harness.address)
+        let busyCore = try harness.engine.stream(busy)
+        let idleBefore = idleCore.state.withLock { $0.index.cache.bytes }
+        #expect(idleBefore > 1_400)
+
+        for index in 0..<10 { try harness.publish("busy\(index)", to: busy) }
+        harness.engine.waitForReads()
+
+        #expect(harness.engine.cacheBudget.usedBytes <= 1_600)
+        #expect(busyCore.state.withLock { $0.index.cache.bytes } > 0)
+        #expect(idleCore.state.withLock { $0.index.cache.bytes } < idleBefore)
+    }
+
     @Test func defaultBudgetKeepsRecentBodiesCached() throws {
         let harness = try streamHarness(BrokerConfiguration())
         try harness.publish(count: 5)
