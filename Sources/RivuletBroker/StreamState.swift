@@ -10,8 +10,8 @@ struct RetainedMessage: Sendable {
     var sizeBytes: Int
 }
 
-/// What the index keeps of a retained message whose body may not be in memory: where to read it and the
-/// fields dispatch, expiry and stats need without the body.
+/// The index record of a retained message whose body may not be in memory: where to read the body, and the
+/// fields that dispatch, expiry and stats need without it.
 struct IndexEntry: Sendable {
     var position: LogPosition
     /// Size of the record body in the log.
@@ -25,8 +25,8 @@ struct IndexEntry: Sendable {
 }
 
 /// The retained messages of one stream and how far publishing has made them visible. Every retained message
-/// has an index entry; its body hangs off the entry while the engine-wide budget allows, and are read back from the
-/// log (`RecordLog.read(at:)`) off the stream lock when dispatch needs one that was evicted.
+/// has an index entry. Its body hangs off the entry while the engine-wide budget allows; an evicted body is read
+/// back from the log (`RecordLog.read(at:)`) off the stream lock when dispatch needs it.
 struct MessageIndex {
     var messages: [UInt64: IndexEntry] = [:]
     var cache: MessageCacheOrder
@@ -72,7 +72,7 @@ struct MessageIndex {
         }
     }
 
-    /// The body of a retained message when it is cached.
+    /// Returns the body of a retained message when it is cached.
     func message(_ sequence: UInt64) -> StoredMessage? {
         messages[sequence]?.body?.message
     }
@@ -124,9 +124,9 @@ struct MessageIndex {
         return lowestRetained <= lastVisible ? lowestRetained : nil
     }
 
-    /// Picks the uncached retained messages to read for `starts`: each start and the messages after it, up to
-    /// a batch bounded in count and bytes (a quarter of the budget, at least one message) so a fetched batch
-    /// fits the cache until it is dispatched.
+    /// Picks the uncached retained messages to read for `starts`: each start and the messages after it. The
+    /// batch is bounded in count and in bytes (a quarter of the budget, but at least one message), so it fits
+    /// the cache until it is dispatched.
     func fetchPlan(from starts: [UInt64]) -> [(sequence: UInt64, position: LogPosition)] {
         let byteLimit = min(4 << 20, cache.budget.limitBytes / 4)
         let countLimit = 512
