@@ -19,6 +19,10 @@ public struct BrokerConfiguration: Sendable {
     public var maxStreamsPerFabric: Int
     /// Subscriptions one stream may have; a consumer naming a new subscription beyond it is rejected.
     public var maxSubscriptionsPerStream: Int
+    /// Bytes of message bodies all streams together keep in memory for dispatch (256 MiB by default).
+    /// Recent messages are cached; beyond the budget the oldest cached bodies are evicted and read back from
+    /// the log when a consumer or reader reaches them. Retained messages cost an index entry each regardless.
+    public var messageCacheBytes: Int
 
     public init(
         defaultMessageTTL: Duration = .seconds(3 * 24 * 3600),
@@ -28,7 +32,8 @@ public struct BrokerConfiguration: Sendable {
         retentionCheckInterval: Duration = .seconds(60),
         generatedProducerNamePrefix: String = "rivulet",
         maxStreamsPerFabric: Int = 10_000,
-        maxSubscriptionsPerStream: Int = 1_000
+        maxSubscriptionsPerStream: Int = 1_000,
+        messageCacheBytes: Int = 256 * 1024 * 1024
     ) {
         self.defaultMessageTTL = defaultMessageTTL
         self.maxReceiverQueueSize = maxReceiverQueueSize
@@ -38,6 +43,7 @@ public struct BrokerConfiguration: Sendable {
         self.generatedProducerNamePrefix = generatedProducerNamePrefix
         self.maxStreamsPerFabric = maxStreamsPerFabric
         self.maxSubscriptionsPerStream = maxSubscriptionsPerStream
+        self.messageCacheBytes = messageCacheBytes
     }
 
     /// Returns the window for a requested `receiverQueueSize`, capped at the maximum, with 0 meaning 1.

@@ -42,8 +42,8 @@ extension EmbeddedEngine {
         for core in cores {
             let saved = core.state.withLock { state -> CheckpointState.Stream? in
                 guard !state.deleted else { return nil }
-                let messages = state.index.messages.values
-                    .map { (sequence: $0.message.id.sequence, position: $0.position) }
+                let messages = state.index.messages
+                    .map { (sequence: $0.key, position: $0.value.position) }
                     .sorted { $0.sequence < $1.sequence }
                 let subscriptions = state.subscriptions.values.sorted { $0.name < $1.name }.map {
                     CheckpointState.Subscription(name: $0.name, type: $0.type, markDelete: $0.markDelete, acknowledged: $0.acknowledged.sorted())

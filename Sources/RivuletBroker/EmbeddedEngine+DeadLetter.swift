@@ -6,7 +6,23 @@ extension EmbeddedEngine {
     /// NOTE: creating the stream waits for its catalog record, so this must not run on the log's completion thread.
     /// Dead letters arise only in timer callbacks and consumer closes today.
     func forwardToDeadLetterStream(_ letter: DeadLetter) {
-        let id = letter.message.id
+        guard let message = letter.message else {
+            // The body was evicted: read it on the reader queue, off the caller's (possibly network) thread.
+            readsInFlight.add(1, ordering: .relaxed)
+            readerQueue.async { [self] in
+                defer { readsInFlight.subtract(1, ordering: .relaxed) }
+                var resolved = letter
+                resolved.message = readMessage(streamId: letter.id.streamId, sequence: letter.id.sequence, at: letter.position)?.message
+                guard resolved.message != nil else {
+                    // readMessage logged why; the message stays unacknowledged rather than looping on the read.
+                    logger.warning("dead letter not forwarded", ["streamId": "\(letter.id.streamId)", "sequence": "\(letter.id.sequence)"])
+                    return
+                }
+                forwardToDeadLetterStream(resolved)
+            }
+            return
+        }
+        let id = letter.id
         guard let source = catalog.withLock({ $0.streamsById[id.streamId] }) else { return }
         let sequence = id.sequence
         let subscription = letter.subscription
@@ -18,8 +34,8 @@ extension EmbeddedEngine {
             return
         }
         let request = PublishRequest(
-            payload: letter.message.payload, key: letter.message.key, properties: letter.message.properties,
-            eventTime: letter.message.eventTime, producerName: letter.message.producerName
+            payload: message.payload, key: message.key, properties: message.properties,
+            eventTime: message.eventTime, producerName: message.producerName
         )
         let completion: @Sendable (Result<MessageID, EngineError>) -> Void = { [weak self] result in
             guard let self else { return }

@@ -36,6 +36,18 @@ extension EmbeddedEngine {
                 self.streamTimerFired(core)
             }
             if !state.pendingCursorChanges.isEmpty { effects.cursorStreams.append(core) }
+            if !effects.missing.isEmpty {
+                if !state.fetchInFlight, !state.deleted {
+                    let plan = state.index.fetchPlan(from: effects.missing)
+                    if !plan.isEmpty {
+                        state.fetchInFlight = true
+                        effects.fetches.append(MessageFetch(core: core, entries: plan))
+                    }
+                }
+                effects.missing.removeAll()
+            }
+            // Evict after dispatch, so bodies just cached or read back are handed out before they can go.
+            if state.index.enforceCacheBudget(keepingBytes: cacheBudget.streamShareBytes) { effects.trimCaches = true }
             return (value, effects)
         }
     }
@@ -51,6 +63,8 @@ extension EmbeddedEngine {
         for completion in effects.completions { completion() }
         for outbox in effects.outboxes { outbox.drain() }
         for letter in effects.deadLetters { forwardToDeadLetterStream(letter) }
+        for fetch in effects.fetches { read(fetch) }
+        if effects.trimCaches { trimCaches() }
         var flushed: [StreamCore] = []
         for core in effects.cursorStreams where !flushed.contains(where: { $0 === core }) {
             flushed.append(core)
@@ -94,6 +108,70 @@ extension EmbeddedEngine {
         }
         perform(deferred)
         return waiter
+    }
+
+    // MARK: Message cache
+
+    /// Reads the fetch's bodies on the reader queue, caches them and dispatches the stream again.
+    func read(_ fetch: MessageFetch) {
+        readsInFlight.add(1, ordering: .relaxed)
+        readerQueue.async { [self] in
+            var fetched: [RetainedMessage] = []
+            var lost: [UInt64] = []
+            for (sequence, position) in fetch.entries {
+                if let retained = readMessage(streamId: fetch.core.id, sequence: sequence, at: position) {
+                    fetched.append(retained)
+                } else {
+                    lost.append(sequence)
+                }
+            }
+            update(fetch.core) { state, now, effects in
+                state.cacheFetched(fetched, lost: lost)
+                state.dispatchAll(now: now, effects: &effects)
+            }
+            readsInFlight.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// Reads one retained message from the log; nil (with a warning) when it is missing or corrupt.
+    func readMessage(streamId: UInt64, sequence: UInt64, at position: LogPosition) -> RetainedMessage? {
+        do {
+            let record = try log.read(at: position)
+            guard record.type == .message, record.streamId == streamId, record.sequence == sequence,
+                let message = decodeMessageBody(record.body, id: MessageID(streamId: streamId, sequence: sequence), publishTime: record.timestamp)
+            else {
+                logger.warning("retained message unreadable", ["streamId": "\(streamId)", "sequence": "\(sequence)", "position": "\(position)"])
+                return nil
+            }
+            return RetainedMessage(message: message, position: position, sizeBytes: record.body.count)
+        } catch {
+            logger.warning("retained message unreadable", ["streamId": "\(streamId)", "position": "\(position)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Queues one pass that evicts the oldest bodies of the largest caches until the cache is back under its
+    /// trim target. It runs when the stream that exceeded the budget is down to its share.
+    func trimCaches() {
+        guard !trimQueued.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        readsInFlight.add(1, ordering: .relaxed)
+        readerQueue.async { [self] in
+            defer { readsInFlight.subtract(1, ordering: .relaxed) }
+            trimQueued.store(false, ordering: .releasing)
+            let cores = catalog.withLock { Array($0.streams.values) }
+            let largestFirst = cores.map { core in (core, core.state.withLock { $0.index.cache.bytes }) }
+                .filter { $0.1 > 0 }
+                .sorted { $0.1 > $1.1 }
+            let target = cacheBudget.trimTargetBytes
+            for (core, _) in largestFirst where cacheBudget.usedBytes > target {
+                core.state.withLock { $0.index.evictOldest(whileUsedAbove: target) }
+            }
+        }
+    }
+
+    /// Waits until no body read or cache trim is queued or running; for tests.
+    func waitForReads() {
+        while readsInFlight.load(ordering: .relaxed) > 0 { readerQueue.sync {} }
     }
 
     func streamTimerFired(_ core: StreamCore) {

@@ -10,6 +10,8 @@ struct RecoveryCounts {
 
 extension EmbeddedEngine {
     /// Loads the latest checkpoint, replays the log after it, then drops consumed and expired messages.
+    /// Only index entries are rebuilt: bodies are read back when dispatch first needs them, so memory after a
+    /// restart grows with the number of retained messages, not their bytes.
     func recover() throws {
         var counts = RecoveryCounts()
         var replayFrom = LogPosition.zero
@@ -51,17 +53,17 @@ extension EmbeddedEngine {
             for ttl in checkpoint.ttls { catalog.ttlSeconds[FabricKey(tenant: ttl.tenant, fabric: ttl.fabric)] = ttl.seconds }
         }
         for saved in checkpoint.streams {
-            let core = StreamCore(id: saved.id, address: saved.address, createdAt: saved.createdAt)
+            let core = StreamCore(id: saved.id, address: saved.address, createdAt: saved.createdAt, cacheBudget: cacheBudget)
             core.state.withLock { state in
                 state.lastAssigned = saved.lastSequence
                 state.index.lastVisible = saved.lastSequence
                 state.index.lowestRetained = saved.messages.first?.sequence ?? saved.lastSequence + 1
                 for entry in saved.messages {
-                    guard let retained = readMessage(streamId: saved.id, sequence: entry.sequence, at: entry.position) else {
+                    guard let indexed = readIndexEntry(streamId: saved.id, sequence: entry.sequence, at: entry.position) else {
                         counts.skipped += 1
                         continue
                     }
-                    state.index.insert(retained)
+                    state.index.insert(indexed, sequence: entry.sequence)
                 }
                 for savedSubscription in saved.subscriptions {
                     var subscription = SubscriptionState(
@@ -75,16 +77,19 @@ extension EmbeddedEngine {
         }
     }
 
-    private func readMessage(streamId: UInt64, sequence: UInt64, at position: LogPosition) -> RetainedMessage? {
+    /// Reads the index fields of a retained message without keeping its body.
+    /// NOTE: one read per retained message in the checkpoint; storing the index fields in the checkpoint
+    /// would make restart time independent of the backlog.
+    private func readIndexEntry(streamId: UInt64, sequence: UInt64, at position: LogPosition) -> IndexEntry? {
         do {
             let record = try log.read(at: position)
             guard record.type == .message, record.streamId == streamId, record.sequence == sequence,
-                let message = decodeMessageBody(record.body, id: MessageID(streamId: streamId, sequence: sequence), publishTime: record.timestamp)
+                let entry = indexEntry(of: record, at: position)
             else {
                 logger.warning("retained message unreadable", ["streamId": "\(streamId)", "sequence": "\(sequence)", "position": "\(position)"])
                 return nil
             }
-            return RetainedMessage(message: message, position: position, sizeBytes: record.body.count)
+            return entry
         } catch {
             logger.warning("retained message unreadable", ["streamId": "\(streamId)", "position": "\(position)", "error": "\(error)"])
             return nil
@@ -103,15 +108,14 @@ extension EmbeddedEngine {
             }
         case .message:
             guard let core = catalog.withLock({ $0.streamsById[record.streamId] }) else { return }
-            let id = MessageID(streamId: record.streamId, sequence: record.sequence)
-            let message = decodeMessageBody(record.body, id: id, publishTime: record.timestamp)
-            if message == nil { counts.skipped += 1 }
+            let entry = indexEntry(of: record, at: position)
+            if entry == nil { counts.skipped += 1 }
             core.state.withLock { state in
                 guard record.sequence > state.lastAssigned else { return }
                 state.lastAssigned = record.sequence
                 state.index.lastVisible = record.sequence
-                guard let message else { return }
-                state.index.insert(RetainedMessage(message: message, position: position, sizeBytes: record.body.count))
+                guard let entry else { return }
+                state.index.insert(entry, sequence: record.sequence)
                 counts.messages += 1
             }
         case .cursor:
@@ -139,7 +143,7 @@ extension EmbeddedEngine {
             switch change {
             case .streamCreated(let id, let address, let createdAt):
                 if catalog.streamsById[id] == nil, catalog.streams[address] == nil {
-                    catalog.insert(StreamCore(id: id, address: address, createdAt: createdAt))
+                    catalog.insert(StreamCore(id: id, address: address, createdAt: createdAt, cacheBudget: cacheBudget))
                 }
                 catalog.nextStreamId = max(catalog.nextStreamId, id + 1)
             case .messageTTLSet(let tenant, let fabric, let seconds):

@@ -4,8 +4,9 @@ import RivuletStorage
 import Synchronization
 
 /// The embedded `StreamEngine`: streams, subscriptions and dispatch in memory, made durable through one shared
-/// `RecordLog`. A new engine over the same log rebuilds every stream, subscription cursor, fabric TTL and
-/// retained message from the latest checkpoint plus the records after it.
+/// `RecordLog`. Message bodies are cached within `BrokerConfiguration.messageCacheBytes` and read back from the
+/// log when evicted. A new engine over the same log rebuilds every stream, subscription cursor, fabric TTL and
+/// retained message's index entry from the latest checkpoint plus the records after it.
 ///
 /// Locks, in the order they may nest: the append gate (orders appends, so sequences reach the log in order),
 /// the catalog, one stream's state, one sink outbox. Sinks, producer completions and log appends are called
@@ -29,6 +30,14 @@ public final class EmbeddedEngine: StreamEngine {
     /// Log position of the last checkpoint, and whether one is queued.
     let lastCheckpointPosition = Atomic<UInt64>(0)
     let checkpointQueued = Atomic<Bool>(false)
+    /// Bytes of message bodies all streams may keep in memory for dispatch.
+    let cacheBudget: MessageCacheBudget
+    // Reads evicted bodies from the log and trims caches: disk reads never run on a network thread, and
+    // never under a stream lock.
+    let readerQueue = DispatchQueue(label: "rivulet.broker.reader")
+    /// Body reads and cache trims queued or running, and whether a cache trim is queued.
+    let readsInFlight = Atomic<Int>(0)
+    let trimQueued = Atomic<Bool>(false)
 
     /// Rebuilds the state from `log` and starts the retention timer. Throws when the checkpoint or the log
     /// cannot be read; records it cannot decode are skipped with a warning.
@@ -37,6 +46,7 @@ public final class EmbeddedEngine: StreamEngine {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
+        self.cacheBudget = MessageCacheBudget(limitBytes: configuration.messageCacheBytes)
         try recover()
         scheduleRetentionCheck()
     }
@@ -68,7 +78,7 @@ public final class EmbeddedEngine: StreamEngine {
             let record = CatalogChange.streamCreated(id: id, address: address, createdAt: now).record(timestamp: now)
             return appendLocked([record]) { [self] result in
                 let group = catalog.withLock { catalog in
-                    if case .success = result { catalog.insert(StreamCore(id: id, address: address, createdAt: now)) }
+                    if case .success = result { catalog.insert(StreamCore(id: id, address: address, createdAt: now, cacheBudget: cacheBudget)) }
                     return catalog.creating.removeValue(forKey: address)
                 }
                 group?.leave()
@@ -120,6 +130,7 @@ public final class EmbeddedEngine: StreamEngine {
                     core.state.withLock { state in
                         state.closeAllClients(reason: "stream '\(address.topic)' was deleted", effects: &effects)
                         state.pendingCursorChanges.removeAll()
+                        state.index.uncacheAll()
                         state.cancelTimer()
                     }
                 case .failure:

@@ -12,11 +12,11 @@ final class StreamCore: Sendable {
     // Guards everything about the stream that changes. Lock order: append gate, catalog, stream state, outbox.
     let state: Mutex<StreamState>
 
-    init(id: UInt64, address: StreamAddress, createdAt: Int64) {
+    init(id: UInt64, address: StreamAddress, createdAt: Int64, cacheBudget: MessageCacheBudget) {
         self.id = id
         self.address = address
         self.createdAt = createdAt
-        self.state = Mutex(StreamState(streamId: id))
+        self.state = Mutex(StreamState(streamId: id, cacheBudget: cacheBudget))
     }
 }
 

@@ -7,10 +7,10 @@ extension StreamState {
         var last: UInt64?
         var sequence = index.firstRetained() ?? index.lastVisible + 1
         while sequence <= index.lastVisible {
-            if let retained = index.messages[sequence] {
+            if let entry = index.messages[sequence] {
                 // Publish times are taken in sequence order under the append gate, so the first newer message ends the
                 // scan (unless the wall clock stepped back).
-                guard retained.message.publishTime <= cutoff else { break }
+                guard entry.publishTime <= cutoff else { break }
                 last = sequence
             }
             sequence += 1

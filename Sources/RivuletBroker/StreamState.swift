@@ -2,7 +2,7 @@ import RivuletCore
 import RivuletStorage
 import Synchronization
 
-/// A message kept for dispatch, with the log position it was stored at.
+/// A message just stored, with the log position it was stored at.
 struct RetainedMessage: Sendable {
     var message: StoredMessage
     var position: LogPosition
@@ -10,32 +10,145 @@ struct RetainedMessage: Sendable {
     var sizeBytes: Int
 }
 
-/// The retained messages of one stream and how far publishing has made them visible.
-///
-/// NOTE: every retained message stays in memory; a bounded cache with reads through `RecordLog.read(at:)`
-/// (each entry already keeps its position) is the planned replacement.
+/// The index record of a retained message whose body may not be in memory: where to read the body, and the
+/// fields that dispatch, expiry and stats need without it.
+struct IndexEntry: Sendable {
+    var position: LogPosition
+    /// Size of the record body in the log.
+    var sizeBytes: Int
+    var publishTime: Int64
+    var deliverAt: Int64
+    /// Kept so Key_Shared can pick a consumer before the body is read.
+    var key: String?
+    /// The body while it is cached.
+    var body: CachedBody?
+}
+
+/// The retained messages of one stream and how far publishing has made them visible. Every retained message
+/// has an index entry. Its body hangs off the entry while the engine-wide budget allows; an evicted body is read
+/// back from the log (`RecordLog.read(at:)`) off the stream lock when dispatch needs it.
 struct MessageIndex {
-    var messages: [UInt64: RetainedMessage] = [:]
+    var messages: [UInt64: IndexEntry] = [:]
+    var cache: MessageCacheOrder
     /// The highest sequence up to which every publish completed; nothing above it is dispatched.
     var lastVisible: UInt64 = 0
     /// No message below it is retained.
     var lowestRetained: UInt64 = 1
     var storageBytes = 0
 
+    init(budget: MessageCacheBudget) {
+        cache = MessageCacheOrder(budget: budget)
+    }
+
+    /// Indexes a just published message and caches its body.
     mutating func insert(_ retained: RetainedMessage) {
-        messages[retained.message.id.sequence] = retained
-        storageBytes += retained.sizeBytes
+        let message = retained.message
+        let entry = IndexEntry(
+            position: retained.position, sizeBytes: retained.sizeBytes, publishTime: message.publishTime,
+            deliverAt: message.deliverAt, key: message.key, body: CachedBody(message)
+        )
+        insert(entry, sequence: message.id.sequence)
+    }
+
+    /// Indexes a message; recovery passes entries without a body.
+    mutating func insert(_ entry: IndexEntry, sequence: UInt64) {
+        if let replaced = messages.updateValue(entry, forKey: sequence) {
+            storageBytes -= replaced.sizeBytes
+            if replaced.body != nil { cache.dropped(bytes: replaced.sizeBytes) }
+        }
+        storageBytes += entry.sizeBytes
+        if entry.body != nil { cache.added(sequence, bytes: entry.sizeBytes) }
     }
 
     mutating func remove(_ sequence: UInt64) {
         guard let removed = messages.removeValue(forKey: sequence) else { return }
         storageBytes -= removed.sizeBytes
+        guard removed.body != nil else { return }
+        cache.dropped(bytes: removed.sizeBytes)
+        // Removal by acknowledgement leaves the sequence in the cache order; drop such leftovers once they dominate.
+        if cache.sequences.count - cache.head > 2 * cache.count + 1024 {
+            cache.sequences = cache.sequences[cache.head...].filter { messages[$0]?.body != nil }
+            cache.head = 0
+        }
+    }
+
+    /// Returns the body of a retained message when it is cached.
+    func message(_ sequence: UInt64) -> StoredMessage? {
+        messages[sequence]?.body?.message
+    }
+
+    /// Caches the body of a retained message (read back from the log, or just published).
+    mutating func cacheBody(_ message: StoredMessage) {
+        let sequence = message.id.sequence
+        guard let entry = messages[sequence], entry.body == nil else { return }
+        messages[sequence]?.body = CachedBody(message)
+        cache.added(sequence, bytes: entry.sizeBytes)
+    }
+
+    /// Drops every cached body of the stream, returning their bytes to the budget.
+    mutating func uncacheAll() {
+        for sequence in cache.sequences[cache.head...] where messages[sequence]?.body != nil {
+            messages[sequence]?.body = nil
+        }
+        cache.reset()
+    }
+
+    /// Evicts this stream's oldest cached bodies while the engine-wide budget is exceeded, keeping up to
+    /// `keepingBytes` so one stream's publishing cannot wipe out another's recent messages. Returns true when
+    /// the budget is still exceeded, so the largest caches must shrink (`EmbeddedEngine.trimCaches`).
+    mutating func enforceCacheBudget(keepingBytes: Int) -> Bool {
+        guard cache.budget.isOver else { return false }
+        evictOldest(whileUsedAbove: cache.budget.limitBytes, keepingBytes: keepingBytes)
+        return cache.budget.isOver
+    }
+
+    /// Evicts this stream's oldest cached bodies while the engine-wide cache uses more than `target` bytes and
+    /// this stream caches more than `keepingBytes`.
+    mutating func evictOldest(whileUsedAbove target: Int, keepingBytes: Int = 0) {
+        while cache.budget.usedBytes > target, cache.bytes > keepingBytes, cache.head < cache.sequences.count {
+            let sequence = cache.sequences[cache.head]
+            cache.head += 1
+            guard let entry = messages[sequence], entry.body != nil else { continue }
+            messages[sequence]?.body = nil
+            cache.dropped(bytes: entry.sizeBytes)
+        }
+        if cache.head > 1024, cache.head * 2 > cache.sequences.count {
+            cache.sequences.removeFirst(cache.head)
+            cache.head = 0
+        }
     }
 
     /// Returns the lowest retained sequence and moves `lowestRetained` past removed ones.
     mutating func firstRetained() -> UInt64? {
         while lowestRetained <= lastVisible, messages[lowestRetained] == nil { lowestRetained += 1 }
         return lowestRetained <= lastVisible ? lowestRetained : nil
+    }
+
+    /// Picks the uncached retained messages to read for `starts`: each start and the messages after it. The
+    /// batch is bounded in count and in bytes (a quarter of the budget, but at least one message), so it fits
+    /// the cache until it is dispatched.
+    func fetchPlan(from starts: [UInt64]) -> [(sequence: UInt64, position: LogPosition)] {
+        let byteLimit = min(4 << 20, cache.budget.limitBytes / 4)
+        let countLimit = 512
+        var plan: [(sequence: UInt64, position: LogPosition)] = []
+        var planned: Set<UInt64> = []
+        var bytes = 0
+        for start in Set(starts).sorted() {
+            var sequence = start
+            var steps = 0
+            while sequence <= lastVisible, steps < 4 * countLimit {
+                defer {
+                    sequence += 1
+                    steps += 1
+                }
+                guard let entry = messages[sequence], entry.body == nil, !planned.contains(sequence) else { continue }
+                if !plan.isEmpty, plan.count >= countLimit || bytes + entry.sizeBytes > byteLimit { return plan }
+                plan.append((sequence, entry.position))
+                planned.insert(sequence)
+                bytes += entry.sizeBytes
+            }
+        }
+        return plan
     }
 }
 
@@ -46,7 +159,9 @@ struct StreamState {
     var deleted = false
     /// Highest sequence handed to a publish (visible or not).
     var lastAssigned: UInt64 = 0
-    var index = MessageIndex()
+    var index: MessageIndex
+    /// Whether bodies of this stream are being read from the log; their arrival dispatches again.
+    var fetchInFlight = false
     /// Publishes that completed ahead of an earlier one; nil marks a failed append.
     var completedAhead: [UInt64: RetainedMessage?] = [:]
     var subscriptions: [String: SubscriptionState] = [:]
@@ -65,8 +180,9 @@ struct StreamState {
     var armedWake: Int64?
     var timer: (any BrokerTimer)?
 
-    init(streamId: UInt64) {
+    init(streamId: UInt64, cacheBudget: MessageCacheBudget) {
         self.streamId = streamId
+        self.index = MessageIndex(budget: cacheBudget)
     }
 
     mutating func makeConnectionId() -> UInt64 {
@@ -81,6 +197,17 @@ struct StreamState {
         guard !deleted else { return nil }
         lastAssigned += 1
         return lastAssigned
+    }
+
+    /// Caches bodies read back from the log for dispatch; bodies of messages removed meanwhile are dropped.
+    mutating func cacheFetched(_ fetched: [RetainedMessage], lost: [UInt64]) {
+        fetchInFlight = false
+        guard !deleted else { return }
+        for retained in fetched where index.messages[retained.message.id.sequence] != nil {
+            index.cacheBody(retained.message)
+        }
+        // An unreadable body would stall every cursor behind it; it is dropped like an expired message.
+        for sequence in lost { index.remove(sequence) }
     }
 
     /// Records a finished append (nil when it failed), makes every contiguous completed message visible and
@@ -120,8 +247,11 @@ struct StreamState {
         if let wake = subscription.dispatch(in: index, now: now, effects: &effects) { requestWake(at: wake) }
         if let due = subscription.nextDue() { requestWake(at: due) }
         for sequence in subscription.deadLettered {
-            guard let policy = subscription.deadLetterPolicy, let retained = index.messages[sequence] else { continue }
-            effects.deadLetters.append(DeadLetter(message: retained.message, subscription: name, policy: policy))
+            guard let policy = subscription.deadLetterPolicy, let entry = index.messages[sequence] else { continue }
+            effects.deadLetters.append(DeadLetter(
+                id: MessageID(streamId: streamId, sequence: sequence), position: entry.position,
+                message: index.message(sequence), subscription: name, policy: policy
+            ))
         }
         subscription.deadLettered.removeAll()
         let count = subscription.outMeter.totalCount - countBefore
@@ -133,8 +263,12 @@ struct StreamState {
         guard var reader = readers[id] else { return }
         var deliveries: [Delivery] = []
         while reader.inFlightCount < reader.window, reader.nextSequence <= index.lastVisible {
-            if let retained = index.messages[reader.nextSequence] {
-                deliveries.append(Delivery(message: retained.message, redeliveryCount: 0))
+            if let entry = index.messages[reader.nextSequence] {
+                guard let message = entry.body?.message else {
+                    effects.missing.append(reader.nextSequence)
+                    break
+                }
+                deliveries.append(Delivery(message: message, redeliveryCount: 0))
                 reader.inFlightCount += 1
             }
             reader.nextSequence += 1

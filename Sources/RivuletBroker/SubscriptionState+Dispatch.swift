@@ -11,33 +11,45 @@ extension SubscriptionState {
         guard !consumers.isEmpty else { return nil }
         var batches: [UInt64: [Delivery]] = [:]
         var wake: Int64?
+        // A body that must be read from the log stops dispatch there, so nothing overtakes it; the read
+        // dispatches again once the body is cached.
+        var stalled = false
         for sequence in pending.sorted() {
             guard consumers.contains(where: \.hasCredit) else { break }
-            guard let retained = log.messages[sequence], !isConsumed(sequence) else {
+            guard let entry = log.messages[sequence], !isConsumed(sequence) else {
                 pending.remove(sequence)
                 continue
             }
-            if let index = pickConsumer(for: retained.message) {
+            if let index = pickConsumer(forKey: entry.key) {
+                guard let message = entry.body?.message else {
+                    effects.missing.append(sequence)
+                    stalled = true
+                    break
+                }
                 pending.remove(sequence)
-                assign(retained, to: index, now: now, batches: &batches)
+                assign(message, to: index, now: now, batches: &batches)
             } else if type != .keyShared {
                 break
             }
         }
-        while readPosition <= log.lastVisible, consumers.contains(where: \.hasCredit) {
+        while !stalled, readPosition <= log.lastVisible, consumers.contains(where: \.hasCredit) {
             let sequence = readPosition
-            guard let retained = log.messages[sequence], !isConsumed(sequence) else {
+            guard let entry = log.messages[sequence], !isConsumed(sequence) else {
                 readPosition += 1
                 continue
             }
-            if retained.message.deliverAt > now {
-                delayed[sequence] = retained.message.deliverAt
-                wake = min(wake ?? .max, retained.message.deliverAt)
+            if entry.deliverAt > now {
+                delayed[sequence] = entry.deliverAt
+                wake = min(wake ?? .max, entry.deliverAt)
                 readPosition += 1
                 continue
             }
-            if let index = pickConsumer(for: retained.message) {
-                assign(retained, to: index, now: now, batches: &batches)
+            if let index = pickConsumer(forKey: entry.key) {
+                guard let message = entry.body?.message else {
+                    effects.missing.append(sequence)
+                    break
+                }
+                assign(message, to: index, now: now, batches: &batches)
                 readPosition += 1
             } else if type == .keyShared, pending.count < SubscriptionState.maxParkedPerConsumer * consumers.count {
                 pending.insert(sequence)
@@ -54,25 +66,25 @@ extension SubscriptionState {
         return wake
     }
 
-    private mutating func assign(_ retained: RetainedMessage, to index: Int, now: Int64, batches: inout [UInt64: [Delivery]]) {
-        let sequence = retained.message.id.sequence
+    private mutating func assign(_ message: StoredMessage, to index: Int, now: Int64, batches: inout [UInt64: [Delivery]]) {
+        let sequence = message.id.sequence
         let consumerId = consumers[index].id
         outstanding[sequence] = consumerId
         if type == .keyShared {
-            let key = retained.message.key ?? ""
+            let key = message.key ?? ""
             outstandingKeys[sequence] = key
             keyOwners[key, default: KeyOwner(consumerId: consumerId, outstandingCount: 0)].outstandingCount += 1
         }
         consumers[index].inFlight[sequence] = now
         if consumers[index].pullMode { consumers[index].permits -= 1 }
-        consumers[index].outMeter.record(bytes: retained.message.payload.count, now: now)
-        outMeter.record(bytes: retained.message.payload.count, now: now)
-        let delivery = Delivery(message: retained.message, redeliveryCount: redeliveryCounts[sequence] ?? 0)
+        consumers[index].outMeter.record(bytes: message.payload.count, now: now)
+        outMeter.record(bytes: message.payload.count, now: now)
+        let delivery = Delivery(message: message, redeliveryCount: redeliveryCounts[sequence] ?? 0)
         batches[consumerId, default: []].append(delivery)
     }
 
-    /// Returns the consumer that should get `message` now, or nil when the one it must go to has no credit.
-    private mutating func pickConsumer(for message: StoredMessage) -> Int? {
+    /// Returns the consumer that should get a message with `messageKey` now, or nil when the one it must go to has no credit.
+    private mutating func pickConsumer(forKey messageKey: String?) -> Int? {
         switch type {
         case .exclusive, .failover:
             guard let active = activeConsumerIndex() else { return nil }
@@ -80,7 +92,7 @@ extension SubscriptionState {
         case .shared:
             return nextSharedConsumer()
         case .keyShared:
-            let key = message.key ?? ""
+            let key = messageKey ?? ""
             let index = keyOwners[key].flatMap { owner in consumers.firstIndex { $0.id == owner.consumerId } }
                 ?? hashedConsumerIndex(of: key)
             return consumers[index].hasCredit ? index : nil

@@ -5,8 +5,8 @@ extension Connection: WebSocketConnection {
     /// Queues one text frame; safe from any thread. Dropped once the close handshake started.
     func sendText(_ utf8: [UInt8]) {
         let count = utf8.count
-        queuedOutsideLoop.add(count, ordering: .relaxed)
-        loop.run { [self] in
+        let queuedEarlier = queuedOutsideLoop.add(count, ordering: .relaxed).oldValue
+        runAfterQueuedFrames(queuedEarlier) { [self] in
             queuedOutsideLoop.subtract(count, ordering: .relaxed)
             guard mode == .webSocket, closeSentAt == nil else { return }
             WebSocketFrameEncoder.append(opcode: .text, payload: utf8, to: &output)
@@ -20,14 +20,20 @@ extension Connection: WebSocketConnection {
     func sendTexts(_ frames: [[UInt8]]) {
         guard !frames.isEmpty else { return }
         let count = frames.reduce(0) { $0 + $1.count }
-        queuedOutsideLoop.add(count, ordering: .relaxed)
-        loop.run { [self] in
+        let queuedEarlier = queuedOutsideLoop.add(count, ordering: .relaxed).oldValue
+        runAfterQueuedFrames(queuedEarlier) { [self] in
             queuedOutsideLoop.subtract(count, ordering: .relaxed)
             guard mode == .webSocket, closeSentAt == nil else { return }
             for frame in frames { WebSocketFrameEncoder.append(opcode: .text, payload: frame, to: &output) }
             outputCountMirror.store(output.count, ordering: .relaxed)
             loop.markTouched(self)
         }
+    }
+
+    /// Runs `work` on the loop: inline on the loop thread unless frames posted earlier from another thread
+    /// still wait in the loop's inbox, which the frames of `work` must not overtake.
+    private func runAfterQueuedFrames(_ queuedEarlier: Int, _ work: @escaping @Sendable () -> Void) {
+        if queuedEarlier > 0 { loop.execute(work) } else { loop.run(work) }
     }
 
     /// Starts the close handshake; safe from any thread.

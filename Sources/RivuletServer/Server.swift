@@ -42,6 +42,7 @@ public final class Server: @unchecked Sendable {
         brokerConfiguration.maxPayloadBytes = 5 * 1024 * 1024
         brokerConfiguration.maxStreamsPerFabric = configuration.limits.maxStreamsPerFabric
         brokerConfiguration.maxSubscriptionsPerStream = configuration.limits.maxSubscriptionsPerStream
+        brokerConfiguration.messageCacheBytes = configuration.limits.messageCacheBytes
         engine = try EmbeddedEngine(log: log, configuration: brokerConfiguration, logger: logger.with(["component": "broker"]))
         logger.info("recovery finished", ["duration": "\(ContinuousClock.now - started)", "log_bytes": String(log.sizeBytes)])
 

@@ -20,6 +20,8 @@ public struct ServerLimits: Sendable, Equatable {
     public var maxStreamsPerFabric = 10_000
     /// Subscriptions one stream may have.
     public var maxSubscriptionsPerStream = 1_000
+    /// Bytes of message bodies kept in memory for dispatch; older ones are read back from the log.
+    public var messageCacheBytes = 256 * 1024 * 1024
     /// Failed logins from one IP address within `failedLoginWindow` before logins from it get 429.
     public var maxFailedLoginsPerAddress = 10
     /// Failed logins for one account within `failedLoginWindow` before logins to it get 429.
@@ -50,6 +52,8 @@ extension ServeOptions {
               default: 10_000, \.maxStreamsPerFabric),
         count("max-subscriptions-per-stream", "Subscriptions one stream may have; a consumer naming a new one beyond it gets 400.",
               default: 1_000, \.maxSubscriptionsPerStream),
+        byteCount("message-cache-bytes", "Bytes of message bodies all streams keep in memory for delivery; beyond it the oldest are evicted and read back from disk when a consumer reaches them.",
+                  default: 256 * 1024 * 1024, \.messageCacheBytes),
         count("max-failed-logins-per-address", "Failed logins from one IP address within --failed-login-window before its logins get 429.",
               default: 10, \.maxFailedLoginsPerAddress),
         count("max-failed-logins-per-account", "Failed logins for one account within --failed-login-window before its logins get 429.",

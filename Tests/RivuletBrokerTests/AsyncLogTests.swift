@@ -33,6 +33,7 @@ extension ThreadedTests {
         let restarted = try makeEngine(log)
         let after = RecordingSink()
         _ = try restarted.subscribe(address, options: ConsumerOptions(subscription: "s"), remoteAddress: "a", createIfMissing: false, sink: after)
+        restarted.waitForReads()
         #expect(after.ids == Array(ids.dropFirst()))
     }
 

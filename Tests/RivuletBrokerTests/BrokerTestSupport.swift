@@ -70,7 +70,10 @@ struct Harness {
         var options = ConsumerOptions(subscription: subscription)
         options.type = type
         configure(&options)
-        return try engine.subscribe(address, options: options, remoteAddress: "127.0.0.1:5000", createIfMissing: true, sink: sink)
+        let consumer = try engine.subscribe(address, options: options, remoteAddress: "127.0.0.1:5000", createIfMissing: true, sink: sink)
+        // Bodies not cached (after a restart, or beyond a small cache budget) arrive from the reader queue.
+        engine.waitForReads()
+        return consumer
     }
 }
 

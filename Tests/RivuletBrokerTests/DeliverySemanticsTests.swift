@@ -343,9 +343,9 @@ private struct SeededGenerator: RandomNumberGenerator {
         return core.state.withLock { state -> String? in
             guard let subscription = state.subscriptions["sub"] else { return nil }
             for (sequence, consumerId) in subscription.outstanding {
-                let key = state.index.messages[sequence]?.message.key ?? ""
+                let key = state.index.messages[sequence]?.key ?? ""
                 for earlier in (subscription.markDelete + 1)..<sequence {
-                    guard let message = state.index.messages[earlier]?.message, (message.key ?? "") == key,
+                    guard let entry = state.index.messages[earlier], (entry.key ?? "") == key,
                         !subscription.isConsumed(earlier)
                     else { continue }
                     if subscription.outstanding[earlier] != consumerId {

@@ -82,6 +82,7 @@ import Testing
         #expect(limits.maxConnectionsPerAddress == 1_000)
         #expect(limits.maxStreamsPerFabric == 10_000)
         #expect(limits.maxSubscriptionsPerStream == 1_000)
+        #expect(limits.messageCacheBytes == 256 * 1024 * 1024)
         #expect(limits.maxFailedLoginsPerAddress == 10)
         #expect(limits.maxFailedLoginsPerAccount == 20)
         #expect(limits.failedLoginWindow == .seconds(60))
@@ -107,6 +108,15 @@ import Testing
         #expect(found.contains { $0.hasPrefix("--max-body-bytes '0' is invalid") })
         #expect(found.contains { $0.hasPrefix("--header-read-timeout 'soon' is invalid") })
         #expect(found.contains { $0.hasPrefix("--max-connections '-5' is invalid") })
+    }
+
+    @Test func messageCacheBytesFromFlagOrEnvironment() throws {
+        let flagged = try #require(configuration(["--message-cache-bytes", "65536"], environment: [:]))
+        #expect(flagged.limits.messageCacheBytes == 65_536)
+        let fromEnvironment = try #require(configuration([], environment: ["RIVULET_MESSAGE_CACHE_BYTES": "1048576"]))
+        #expect(fromEnvironment.limits.messageCacheBytes == 1_048_576)
+        let found = problems(["--message-cache-bytes", "0"])
+        #expect(found.contains { $0.hasPrefix("--message-cache-bytes '0' is invalid") })
     }
 
     @Test func bareDurationIsSeconds() {
