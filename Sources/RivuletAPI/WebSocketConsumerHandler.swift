@@ -8,7 +8,7 @@ import Synchronization
 /// once the engine has created it, before the upgrade. Frames that are not commands (the old SDKs' `"noop"`
 /// keep-alive, invalid ids) are logged at debug level and ignored, never a reason to close.
 final class WebSocketConsumerHandler: WebSocketHandler, DeliverySink {
-    private let outbox = WebSocketDeliveryOutbox()
+    private let outbox: WebSocketDeliveryOutbox
     /// The engine's consumer; nil until `attach(_:)`.
     private let consumer = Mutex<(any ConsumerHandle)?>(nil)
     /// Makes `consumer.close()` happen once.
@@ -18,8 +18,10 @@ final class WebSocketConsumerHandler: WebSocketHandler, DeliverySink {
     private let pendingAcks = Mutex<[MessageID]>([])
     private let logger: Logger
 
-    init(logger: Logger) {
+    /// `frameCache`, when given, is shared with the gateway's other consumer sockets.
+    init(logger: Logger, frameCache: DeliveryFrameCache? = nil) {
         self.logger = logger
+        outbox = WebSocketDeliveryOutbox(frameCache: frameCache)
     }
 
     func attach(_ consumer: any ConsumerHandle) {
