@@ -62,7 +62,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- Servers ------------------------------------------------------------------------------------------------
-next_port=$((20000 + RANDOM % 20000))
+# Below Linux's default ephemeral range (32768-60999): a client connecting to a port in that range that
+# nothing listens on yet can connect to itself and read back its own request.
+next_port=$((20000 + RANDOM % 10000))
 
 start_server() {  # system [reuse-dir]
     local system=$1 dir=${2:-}
