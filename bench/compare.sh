@@ -62,7 +62,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- Servers ------------------------------------------------------------------------------------------------
-next_port=$((20000 + RANDOM % 20000))
+# Below Linux's default ephemeral range (32768-60999): a client connecting to a port in that range that
+# nothing listens on yet can connect to itself and read back its own request.
+next_port=$((20000 + RANDOM % 10000))
 
 start_server() {  # system [reuse-dir]
     local system=$1 dir=${2:-}
@@ -71,7 +73,10 @@ start_server() {  # system [reuse-dir]
     next_port=$((next_port + 1))
     case $system in
         rivulet)
+            # Every benchmark client connects from 127.0.0.1, and W5 and W6 go past the per-address and
+            # per-fabric defaults (1,000 connections, 10,000 streams) on purpose.
             taskset -c 1 "$RIVULET" serve --port "$port" --data-dir "$dir/data" --admin-password "$PASSWORD" \
+                --max-connections-per-address 100000 --max-streams-per-fabric 1000000 \
                 --log-level warning >>"$dir/server.log" 2>&1 &
             ;;
         redis)

@@ -7,8 +7,8 @@ enum PulsarDeliveryFrame {
     static func encode(_ delivery: Delivery) -> [UInt8] {
         let message = delivery.message
         var writer = PulsarJSONWriter(capacity: message.payload.count * 4 / 3 + 160)
-        writer.addASCIIString("messageId", message.id.encoded)
-        writer.addASCIIString("payload", Base64.encodeArray(message.payload))
+        writer.addMessageID("messageId", message.id)
+        writer.addBase64("payload", message.payload)
         writer.addStringMap("properties", message.properties)
         writer.addTimestamp("publishTime", epochMillis: message.publishTime)
         writer.addInteger("redeliveryCount", delivery.redeliveryCount)

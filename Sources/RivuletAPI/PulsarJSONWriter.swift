@@ -1,3 +1,5 @@
+import RivuletCore
+
 /// Builds one JSON object into UTF-8 bytes, members in the order they are added.
 ///
 /// Strings are escaped as RFC 8259 requires and no further: `"` and `\` get a backslash, control characters
@@ -30,6 +32,22 @@ struct PulsarJSONWriter {
         addKey(key)
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: value.utf8)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Adds a string member holding the base64 of `value`.
+    mutating func addBase64(_ key: StaticString, _ value: [UInt8]) {
+        addKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        Base64.appendEncoded(value, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Adds a string member holding the wire form of `id`, the same text as `id.encoded`.
+    mutating func addMessageID(_ key: StaticString, _ id: MessageID) {
+        addKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        id.appendEncoded(to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 

@@ -157,10 +157,10 @@ private struct RawFields {
 enum PulsarProducerAck {
     /// `{"result":"ok","messageId":...,"context":...,"errorCode":0,"schemaVersion":0}`; context only when the
     /// frame had one. The two trailing zeros are what Pulsar 2.7 and later write in every ack.
-    static func ok(messageId: String, context: String?) -> [UInt8] {
+    static func ok(messageId: MessageID, context: String?) -> [UInt8] {
         var writer = PulsarJSONWriter()
         writer.addString("result", "ok")
-        writer.addASCIIString("messageId", messageId)
+        writer.addMessageID("messageId", messageId)
         if let context { writer.addString("context", context) }
         writer.addInteger("errorCode", 0)
         writer.addInteger("schemaVersion", 0)

@@ -8,15 +8,20 @@ import Synchronization
 /// once the engine has created it, before the upgrade. Frames that are not commands (the old SDKs' `"noop"`
 /// keep-alive, invalid ids) are logged at debug level and ignored, never a reason to close.
 final class WebSocketConsumerHandler: WebSocketHandler, DeliverySink {
-    private let outbox = WebSocketDeliveryOutbox()
+    private let outbox: WebSocketDeliveryOutbox
     /// The engine's consumer; nil until `attach(_:)`.
     private let consumer = Mutex<(any ConsumerHandle)?>(nil)
     /// Makes `consumer.close()` happen once.
     private let closed = Atomic<Bool>(false)
+    /// Individual acks decoded from the current read of the socket, applied together when the read is used up
+    /// or before any other command, so their order relative to other commands holds.
+    private let pendingAcks = Mutex<[MessageID]>([])
     private let logger: Logger
 
-    init(logger: Logger) {
+    /// `frameCache`, when given, is shared with the gateway's other consumer sockets.
+    init(logger: Logger, frameCache: DeliveryFrameCache? = nil) {
         self.logger = logger
+        outbox = WebSocketDeliveryOutbox(frameCache: frameCache)
     }
 
     func attach(_ consumer: any ConsumerHandle) {
@@ -44,10 +49,15 @@ final class WebSocketConsumerHandler: WebSocketHandler, DeliverySink {
     func webSocket(_ connection: any WebSocketConnection, didReceiveText text: [UInt8]) {
         guard let consumer = consumer.withLock({ $0 }) else { return }
         let command = PulsarConsumerCommand.decode(text)
-        switch command {
-        case .acknowledge(let text):
+        if case .acknowledge(let text) = command {
             guard let id = messageID(text) else { return }
-            consumer.acknowledge(id)
+            pendingAcks.withLock { $0.append(id) }
+            return
+        }
+        applyPendingAcks(consumer)
+        switch command {
+        case .acknowledge:
+            break
         case .acknowledgeCumulative(let text):
             guard let id = messageID(text) else { return }
             do {
@@ -69,12 +79,18 @@ final class WebSocketConsumerHandler: WebSocketHandler, DeliverySink {
         }
     }
 
+    func webSocketDidFinishReading(_ connection: any WebSocketConnection) {
+        guard let consumer = consumer.withLock({ $0 }) else { return }
+        applyPendingAcks(consumer)
+    }
+
     func webSocket(_ connection: any WebSocketConnection, didReceiveBinary data: [UInt8]) {
         logger.debug("binary frame ignored", ["bytes": "\(data.count)"])
     }
 
     func webSocketDidClose(_ connection: any WebSocketConnection, code: UInt16?) {
         outbox.detach()
+        if let consumer = consumer.withLock({ $0 }) { applyPendingAcks(consumer) }
         closeConsumer()
         logger.info("consumer disconnected", ["code": code.map { "\($0)" } ?? "none"])
     }
@@ -96,6 +112,16 @@ final class WebSocketConsumerHandler: WebSocketHandler, DeliverySink {
             let code = PulsarErrorCode.failedToDeserializeFromJSON
             connection.close(code: code.closeCode, reason: truncatedCloseReason("\(code.description): \(error.message)"))
         }
+    }
+
+    private func applyPendingAcks(_ consumer: any ConsumerHandle) {
+        let ids = pendingAcks.withLock { pending -> [MessageID] in
+            guard !pending.isEmpty else { return [] }
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        guard !ids.isEmpty else { return }
+        consumer.acknowledge(ids)
     }
 
     private func messageID(_ text: String) -> MessageID? {

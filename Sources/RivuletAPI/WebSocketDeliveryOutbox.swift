@@ -18,6 +18,12 @@ final class WebSocketDeliveryOutbox: Sendable {
 
     /// Guards the connection, the frames waiting for it and the close waiting for it.
     private let state = Mutex(State())
+    /// Shared with other sockets so fanned-out messages are encoded once; nil encodes every delivery.
+    private let frameCache: DeliveryFrameCache?
+
+    init(frameCache: DeliveryFrameCache? = nil) {
+        self.frameCache = frameCache
+    }
 
     /// Queues frames; sends them at once when the socket is open. Called from engine threads, one call at a time.
     func send(_ frames: [[UInt8]]) {
@@ -34,7 +40,7 @@ final class WebSocketDeliveryOutbox: Sendable {
     }
 
     func send(_ deliveries: [Delivery]) {
-        send(deliveries.map(PulsarDeliveryFrame.encode))
+        send(frameCache?.frames(for: deliveries) ?? deliveries.map(PulsarDeliveryFrame.encode))
     }
 
     /// Closes the socket now, or right after the buffered frames once it opens.

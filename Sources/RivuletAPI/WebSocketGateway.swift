@@ -15,6 +15,8 @@ final class WebSocketGateway: Sendable {
     private let auth: any Authenticating
     private let logger: Logger
     private let nowMillis: @Sendable () -> Int64
+    /// Lets the consumers of every subscription share the frame of a message instead of each encoding it.
+    private let frameCache = DeliveryFrameCache()
 
     convenience init(configuration: APIConfiguration, engine: any StreamEngine, auth: any Authenticating, logger: Logger) {
         self.init(configuration: configuration, engine: engine, auth: auth, logger: logger, nowMillis: WebSocketGateway.wallClockMillis)
@@ -87,7 +89,7 @@ final class WebSocketGateway: Sendable {
 
     private func openConsumer(_ address: StreamAddress, options: ConsumerOptions, request: HTTPRequest,
                               logger: Logger) throws(APIError) -> any WebSocketHandler {
-        let handler = WebSocketConsumerHandler(logger: logger)
+        let handler = WebSocketConsumerHandler(logger: logger, frameCache: frameCache)
         do {
             let consumer = try engine.subscribe(
                 address, options: options, remoteAddress: request.remoteAddress,

@@ -49,7 +49,7 @@ final class WebSocketProducerHandler: WebSocketHandler {
             producer.publish(frame.request) { result in
                 switch result {
                 case .success(let id):
-                    acks.complete(ticket, frame: PulsarProducerAck.ok(messageId: id.encoded, context: context))
+                    acks.complete(ticket, frame: PulsarProducerAck.ok(messageId: id, context: context))
                 case .failure(let error):
                     acks.complete(ticket, frame: PulsarProducerAck.failure(
                         code: PulsarErrorCode.unknownError.rawValue, message: error.message, context: context))

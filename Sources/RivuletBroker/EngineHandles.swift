@@ -68,6 +68,32 @@ final class EngineConsumer: ConsumerHandle {
         }
     }
 
+    /// Applies the batch in one engine update, so one dispatch and one cursor change cover all of it.
+    func acknowledge(_ messageIds: [MessageID]) {
+        var sequences: [UInt64] = []
+        sequences.reserveCapacity(messageIds.count)
+        for messageId in messageIds where messageId.streamId == core.id { sequences.append(messageId.sequence) }
+        guard !sequences.isEmpty else { return }
+        sequences.sort()
+        // Consecutive sequences, the usual shape of a consumer's acks, collapse into one range.
+        var ranges: [ClosedRange<UInt64>] = []
+        var lower = sequences[0]
+        var upper = lower
+        for sequence in sequences.dropFirst() where sequence != upper {
+            if sequence == upper + 1 {
+                upper = sequence
+            } else {
+                ranges.append(lower...upper)
+                lower = sequence
+                upper = sequence
+            }
+        }
+        ranges.append(lower...upper)
+        engine.update(core) { state, now, effects in
+            state.acknowledge(ranges, subscription: subscription, now: now, effects: &effects)
+        }
+    }
+
     func acknowledgeCumulative(_ messageId: MessageID) throws(EngineError) {
         let type = core.state.withLock { $0.subscriptions[subscription]?.type }
         guard type != .shared, type != .keyShared else {

@@ -11,4 +11,9 @@ extension Base64 {
     public static func decodeArray(_ text: [UInt8]) -> [UInt8]? {
         decode(text)
     }
+
+    /// Appends the padded encoding of `bytes` to `output`.
+    public static func appendEncoded(_ bytes: [UInt8], to output: inout [UInt8]) {
+        bytes.withUnsafeBufferPointer { appendEncoded($0, to: &output) }
+    }
 }

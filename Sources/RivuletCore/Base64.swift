@@ -31,6 +31,29 @@ public enum Base64 {
         return output
     }
 
+    /// Appends the padded encoding of `bytes` to `output`, so a frame encoder needs no intermediate array.
+    public static func appendEncoded(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        output.reserveCapacity(output.count + (bytes.count + 2) / 3 * 4)
+        let alphabet = Base64.alphabet
+        var index = 0
+        while index + 3 <= bytes.count {
+            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            output.append(alphabet[Int(value >> 18 & 0x3F)])
+            output.append(alphabet[Int(value >> 12 & 0x3F)])
+            output.append(alphabet[Int(value >> 6 & 0x3F)])
+            output.append(alphabet[Int(value & 0x3F)])
+            index += 3
+        }
+        let remaining = bytes.count - index
+        guard remaining > 0 else { return }
+        let second = remaining == 2 ? UInt32(bytes[index + 1]) : 0
+        let value = UInt32(bytes[index]) << 16 | second << 8
+        output.append(alphabet[Int(value >> 18 & 0x3F)])
+        output.append(alphabet[Int(value >> 12 & 0x3F)])
+        output.append(remaining == 2 ? alphabet[Int(value >> 6 & 0x3F)] : UInt8(ascii: "="))
+        output.append(UInt8(ascii: "="))
+    }
+
     /// Decodes standard base64; padding is optional. Returns nil on whitespace, URL-safe characters,
     /// misplaced padding or a dangling single character, as Java's basic decoder does.
     public static func decode<Bytes: Collection>(_ text: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {

@@ -30,6 +30,31 @@ public struct MessageID: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var description: String { encoded }
 
+    /// Appends the base64 text of `encoded` to `output` without allocating.
+    public func appendEncoded(to output: inout [UInt8]) {
+        // Two varints of at most 10 bytes each plus their two keys.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 22) { buffer in
+            var count = 0
+            func put(_ byte: UInt8) {
+                buffer[count] = byte
+                count += 1
+            }
+            func putVarint(_ value: UInt64) {
+                var remaining = value
+                while remaining >= 0x80 {
+                    put(UInt8(remaining & 0x7F) | 0x80)
+                    remaining >>= 7
+                }
+                put(UInt8(remaining))
+            }
+            put(0x08)
+            putVarint(streamId)
+            put(0x10)
+            putVarint(sequence)
+            Base64.appendEncoded(UnsafeBufferPointer(rebasing: buffer[0..<count]), to: &output)
+        }
+    }
+
     /// Parses a base64 `MessageIdData`. Accepts every field Pulsar defines (partition, batch index, ack set,
     /// batch size, first chunk id) and ignores unknown fields; requires ledgerId and entryId.
     public init?(encoded: String) {

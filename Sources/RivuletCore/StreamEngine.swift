@@ -63,6 +63,9 @@ public protocol DeliverySink: AnyObject, Sendable {
 public protocol ConsumerHandle: AnyObject, Sendable {
     var subscription: String { get }
     func acknowledge(_ id: MessageID)
+    /// Acknowledges every id in `ids`, as `acknowledge(_:)` does for each one, in one engine update where the
+    /// engine supports it.
+    func acknowledge(_ ids: [MessageID])
     /// Acknowledges `id` and everything before it; throws `notAllowed` on Shared and Key_Shared.
     func acknowledgeCumulative(_ id: MessageID) throws(EngineError)
     func negativeAcknowledge(_ id: MessageID)
@@ -72,6 +75,13 @@ public protocol ConsumerHandle: AnyObject, Sendable {
     func unsubscribe() throws(EngineError)
     /// Detaches the consumer; its unacknowledged messages go back to the subscription.
     func close()
+}
+
+extension ConsumerHandle {
+    /// Acknowledges the ids one at a time; engines that can apply a batch at once override this.
+    public func acknowledge(_ ids: [MessageID]) {
+        for id in ids { acknowledge(id) }
+    }
 }
 
 /// A live reader: a non-durable cursor that changes no subscription.

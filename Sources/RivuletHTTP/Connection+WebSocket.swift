@@ -66,8 +66,10 @@ extension Connection {
         if !input.isEmpty { processInput() }
     }
 
-    /// Decodes frames and hands them to the handler, one callback at a time.
+    /// Decodes frames and hands them to the handler, one callback at a time, then tells the handler that the
+    /// input read so far is used up.
     func decodeFrames() {
+        defer { if mode == .webSocket, !closeNotified { handler?.webSocketDidFinishReading(self) } }
         while mode == .webSocket && !stopDecoding && decoder != nil {
             let event: WebSocketEvent?
             do {

@@ -133,8 +133,16 @@ public protocol WebSocketHandler: AnyObject, Sendable {
     /// A complete text message (fragments joined, UTF-8 validated).
     func webSocket(_ connection: any WebSocketConnection, didReceiveText text: [UInt8])
     func webSocket(_ connection: any WebSocketConnection, didReceiveBinary data: [UInt8])
+    /// Called after the messages decoded from one read of the socket were handed over, so a handler can apply
+    /// work it collected from them as one batch.
+    func webSocketDidFinishReading(_ connection: any WebSocketConnection)
     /// The connection is gone; `code` is the peer's close code, or nil when the socket dropped.
     func webSocketDidClose(_ connection: any WebSocketConnection, code: UInt16?)
+}
+
+extension WebSocketHandler {
+    /// Handlers that act on each message at once need not implement it.
+    public func webSocketDidFinishReading(_ connection: any WebSocketConnection) {}
 }
 
 /// Percent-decoding for paths and queries; invalid escapes stay as they are.

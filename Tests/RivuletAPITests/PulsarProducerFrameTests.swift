@@ -149,9 +149,9 @@ import Testing
     }
 
     @Test func acksHaveExactBytes() {
-        #expect(String(decoding: PulsarProducerAck.ok(messageId: "CAAQAw==", context: "1"), as: UTF8.self)
+        #expect(String(decoding: PulsarProducerAck.ok(messageId: MessageID(streamId: 0, sequence: 3), context: "1"), as: UTF8.self)
                 == #"{"result":"ok","messageId":"CAAQAw==","context":"1","errorCode":0,"schemaVersion":0}"#)
-        #expect(String(decoding: PulsarProducerAck.ok(messageId: "CAAQAw==", context: nil), as: UTF8.self)
+        #expect(String(decoding: PulsarProducerAck.ok(messageId: MessageID(streamId: 0, sequence: 3), context: nil), as: UTF8.self)
                 == #"{"result":"ok","messageId":"CAAQAw==","errorCode":0,"schemaVersion":0}"#)
         #expect(String(decoding: PulsarProducerAck.failure(.malformed("bad")), as: UTF8.self)
                 == #"{"result":"send-error:3","errorMsg":"bad","errorCode":0,"schemaVersion":0}"#)

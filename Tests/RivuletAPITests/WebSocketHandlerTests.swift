@@ -127,15 +127,37 @@ private let testLogger = Logger(label: "test", level: .debug, sink: MemorySink()
             handler.webSocket(connection, didReceiveText: bytes(frame))
         }
         #expect(consumer.recorded == [
-            .acknowledge(id), .acknowledge(id), .acknowledgeCumulative(id), .negativeAcknowledge(id), .permit(3), .permit(2),
+            .acknowledgeBatch([id, id]), .acknowledgeCumulative(id), .negativeAcknowledge(id), .permit(3), .permit(2),
         ])
         #expect(connection.frames.isEmpty)
+    }
+
+    @Test func acksOfOneReadAreAppliedTogether() {
+        let (handler, consumer, connection) = openConsumer()
+        let other = MessageID(streamId: 1, sequence: 6)
+        handler.webSocket(connection, didReceiveText: bytes(#"{"messageId":"\#(id.encoded)"}"#))
+        handler.webSocket(connection, didReceiveText: bytes(#"{"messageId":"\#(other.encoded)"}"#))
+        #expect(consumer.recorded.isEmpty)
+
+        handler.webSocketDidFinishReading(connection)
+        #expect(consumer.recorded == [.acknowledgeBatch([id, other])])
+
+        handler.webSocketDidFinishReading(connection)
+        #expect(consumer.recorded == [.acknowledgeBatch([id, other])])
+    }
+
+    @Test func pendingAcksApplyBeforeClose() {
+        let (handler, consumer, connection) = openConsumer()
+        handler.webSocket(connection, didReceiveText: bytes(#"{"messageId":"\#(id.encoded)"}"#))
+        handler.webSocketDidClose(connection, code: 1000)
+        #expect(consumer.recorded == [.acknowledgeBatch([id]), .close])
     }
 
     @Test func messageIdWithBatchFieldsIsAccepted() {
         let (handler, consumer, connection) = openConsumer()
         handler.webSocket(connection, didReceiveText: bytes(#"{"messageId":"CAwQBSABMAM="}"#))
-        #expect(consumer.recorded == [.acknowledge(MessageID(streamId: 12, sequence: 5))])
+        handler.webSocketDidFinishReading(connection)
+        #expect(consumer.recorded == [.acknowledgeBatch([MessageID(streamId: 12, sequence: 5)])])
     }
 
     @Test(arguments: [

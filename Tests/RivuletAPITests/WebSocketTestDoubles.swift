@@ -99,6 +99,7 @@ final class StubProducer: ProducerHandle {
 
 enum ConsumerCall: Equatable {
     case acknowledge(MessageID)
+    case acknowledgeBatch([MessageID])
     case acknowledgeCumulative(MessageID)
     case negativeAcknowledge(MessageID)
     case permit(Int)
@@ -119,6 +120,7 @@ final class StubConsumer: ConsumerHandle {
     }
 
     func acknowledge(_ id: MessageID) { record(.acknowledge(id)) }
+    func acknowledge(_ ids: [MessageID]) { record(.acknowledgeBatch(ids)) }
     func negativeAcknowledge(_ id: MessageID) { record(.negativeAcknowledge(id)) }
     func permit(_ count: Int) { record(.permit(count)) }
     func close() { record(.close) }

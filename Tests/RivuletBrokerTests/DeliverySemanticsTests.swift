@@ -268,6 +268,19 @@ private func keys(of sink: RecordingSink) -> Set<String> {
         #expect(try harness.engine.backlog(harness.address).subscriptionBacklogs["sub"] == 4)
     }
 
+    @Test func batchAckAppliesUnsortedIdsAndSkipsForeign() throws {
+        let harness = try Harness()
+        let sink = RecordingSink()
+        let consumer = try harness.subscribe(sink: sink) { $0.receiverQueueSize = 5 }
+        let ids = try harness.publish(count: 6)
+        let foreign = MessageID(streamId: ids[0].streamId + 1, sequence: 6)
+        consumer.acknowledge([ids[3], ids[0], foreign, ids[1], ids[0], ids[4]])
+
+        #expect(try harness.engine.backlog(harness.address).subscriptionBacklogs["sub"] == 2)
+        // Four acknowledged messages freed four slots of the window of five, so the sixth message went out.
+        #expect(sink.ids == ids)
+    }
+
     @Test func pullModeRedeliveryUsesPermit() throws {
         let harness = try Harness()
         let sink = RecordingSink()

@@ -21,6 +21,15 @@ import Testing
         #expect(MessageID(encoded: id.encoded) == id)
     }
 
+    @Test func appendedTextMatchesEncoded() {
+        for (streamId, sequence) in [(0, 0), (0, 3), (127, 128), (300, 70_000), (UInt64.max, UInt64.max)] as [(UInt64, UInt64)] {
+            let id = MessageID(streamId: streamId, sequence: sequence)
+            var output = Array("x".utf8)
+            id.appendEncoded(to: &output)
+            #expect(String(decoding: output, as: UTF8.self) == "x" + id.encoded)
+        }
+    }
+
     @Test func rejectsGarbage() {
         #expect(MessageID(encoded: "not base64!") == nil)
         #expect(MessageID(encoded: "CAA=") == nil)
@@ -33,6 +42,16 @@ import Testing
         for length in 0..<20 {
             let bytes = (0..<length).map { UInt8(($0 * 37 + 11) & 0xFF) }
             #expect(Base64.decode(Base64.encode(bytes)) == bytes)
+        }
+    }
+
+    @Test func appendMatchesEncodeForEveryLength() {
+        let source: [UInt8] = [0x00, 0xFF, 0x10, 0x80, 0x7F, 0xFE, 0x01, 0x55, 0xAA]
+        for length in 0...source.count {
+            let bytes = Array(source.prefix(length))
+            var output: [UInt8] = [0x2A]
+            Base64.appendEncoded(bytes, to: &output)
+            #expect(output == [0x2A] + Base64.encodeToBytes(bytes))
         }
     }
 
