@@ -104,6 +104,13 @@ stop_server() {  # system [signal]
     unset "PID[$system]"
 }
 
+# Failed runs, listed again after the summary; any failure makes the script exit 1.
+FAILURES=()
+record_failure() {  # system workload-id run-label
+    echo "  $1 $2 $3 FAILED (its output is above)" >&2
+    FAILURES+=("$1 $2 $3")
+}
+
 # Runs one load-generator invocation pinned to CPU 0 and appends its JSON line, tagged, to the results.
 run_client() {  # system workload-id run-label args...
     local system=$1 id=$2 label=$3; shift 3
@@ -111,10 +118,10 @@ run_client() {  # system workload-id run-label args...
     load=$(cut -d' ' -f1 /proc/loadavg)
     if [[ $system == rivulet ]]; then
         output=$(timeout 600 taskset -c 0 "$RIVULET" bench "$@" --port "${PORT[$system]}" --password "$PASSWORD" \
-            --server-pid "${PID[$system]}") || { echo "  $system $id $label failed" >&2; return 0; }
+            --server-pid "${PID[$system]}") || { record_failure "$system" "$id" "$label"; return 0; }
     else
         output=$(timeout 600 taskset -c 0 "$PY" "$ROOT/bench/peer_bench.py" "$system" "$@" \
-            --port "${PORT[$system]}" --server-pid "${PID[$system]}") || { echo "  $system $id $label failed" >&2; return 0; }
+            --port "${PORT[$system]}" --server-pid "${PID[$system]}") || { record_failure "$system" "$id" "$label"; return 0; }
     fi
     echo "$output" | "$PY" -c 'import json,sys; r=json.loads(sys.stdin.read()); r.update(system=sys.argv[1], id=sys.argv[2], run=sys.argv[3], loadavg=float(sys.argv[4])); print(json.dumps(r))' \
         "$system" "$id" "$label" "$load" >>"$RESULTS"
@@ -218,3 +225,11 @@ cp "$RESULTS" "$ROOT/bench/results/last-$MODE.jsonl"
 echo
 echo "mode=$MODE commit=$(cd "$ROOT" && git rev-parse --short HEAD) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\" cores=$(nproc)"
 "$PY" "$ROOT/bench/summarize.py" "$RESULTS"
+echo "Cells are median (min-max) over the measured runs. NATS JetStream acknowledges before fsync, a weaker"
+echo "durability than Rivulet's and Redis's fsync before the acknowledgement."
+if ((${#FAILURES[@]})); then
+    echo
+    echo "compare.sh: ${#FAILURES[@]} run(s) failed, so their cells are missing or rest on fewer runs:" >&2
+    printf '  %s\n' "${FAILURES[@]}" >&2
+    exit 1
+fi
