@@ -27,7 +27,7 @@ public enum AccessLevel: String, Sendable, Codable, CaseIterable {
     public var canConsume: Bool { self == .readWrite || self == .readOnly }
 }
 
-/// What the API layer needs from authentication. Thread-safe.
+/// The authentication operations the API layer uses. Thread-safe.
 public protocol Authenticating: AnyObject, Sendable {
     /// Checks an `Authorization` header value: `bearer <jwt>` or `apikey <key>`, scheme in any case.
     func authenticate(authorization: String) -> Principal?

@@ -14,13 +14,13 @@ public enum SubscriptionType: String, Sendable, Codable, CaseIterable {
     }
 }
 
-/// Where a new subscription starts. Existing subscriptions keep their cursor.
+/// The start position of a new subscription. Existing subscriptions keep their cursor.
 public enum InitialPosition: String, Sendable, Codable {
     case earliest = "Earliest"
     case latest = "Latest"
 }
 
-/// Where a reader starts.
+/// The start position of a reader.
 public enum ReaderStart: Sendable, Equatable {
     case earliest
     case latest
@@ -32,7 +32,7 @@ public enum ReaderStart: Sendable, Equatable {
 public struct ConsumerOptions: Sendable {
     public var subscription: String
     public var type: SubscriptionType = .exclusive
-    /// Default `.earliest`: a new subscription sees messages published before it existed.
+    /// Default `.earliest`: a new subscription receives messages published before it existed.
     public var initialPosition: InitialPosition = .earliest
     /// Distinct unacknowledged messages in flight, 0...1000; 0 means one at a time.
     public var receiverQueueSize: Int = 1000
@@ -55,7 +55,7 @@ public struct ConsumerOptions: Sendable {
 public protocol DeliverySink: AnyObject, Sendable {
     /// Hands over messages in stream order for this consumer; the sink must not block.
     func deliver(_ deliveries: [Delivery])
-    /// The engine ended this consumer or reader: its stream or subscription was deleted.
+    /// Reports that the engine ended this consumer or reader because its stream or subscription was deleted.
     func engineClosed(reason: String)
 }
 
@@ -98,7 +98,7 @@ public protocol ProducerHandle: AnyObject, Sendable {
     func publish(_ request: PublishRequest, completion: @escaping @Sendable (Result<MessageID, EngineError>) -> Void)
     func close()
     /// Registers `handler` to run once, with the reason, when the engine ends the producer because its stream
-    /// was deleted; it runs at once when that already happened. `close()` drops it unrun.
+    /// was deleted. If that already happened, it runs at once. After `close()` it never runs.
     func onEngineClose(_ handler: @escaping @Sendable (String) -> Void)
 }
 
@@ -222,7 +222,7 @@ public struct StreamBacklog: Sendable {
 ///
 /// The embedded engine (RivuletBroker on RivuletStorage) implements it; a clustered engine can later implement it
 /// without changes to the API layer. Every method may be called from any thread. Methods that name a stream
-/// throw `streamNotFound` when it does not exist, unless they say they create it.
+/// throw `streamNotFound` when it does not exist, unless their documentation states that they create it.
 public protocol StreamEngine: AnyObject, Sendable {
     /// Creates a stream; throws `streamExists` when it exists.
     func createStream(_ address: StreamAddress) throws(EngineError)

@@ -12,7 +12,7 @@ public struct HTTPHeaders: Sendable, Sequence {
         fields.append((name, value))
     }
 
-    /// The first value of `name`, compared case-insensitively.
+    /// Returns the first value of `name`, compared case-insensitively.
     public subscript(name: String) -> String? {
         let lowered = name.lowercased()
         return fields.first { $0.name.lowercased() == lowered }?.value
@@ -73,7 +73,7 @@ public struct HTTPRequest: Sendable {
         }
     }
 
-    /// The first value of a query parameter.
+    /// Returns the first value of a query parameter.
     public func queryValue(_ name: String) -> String? {
         queryItems.first { $0.name == name }?.value
     }
@@ -96,7 +96,7 @@ public struct HTTPResponse: Sendable {
 public protocol HTTPResponder: Sendable {
     func respond(_ response: HTTPResponse)
     /// Accepts a WebSocket upgrade: sends `101 Switching Protocols` and hands the connection to `handler`.
-    /// Only valid when the request's `isWebSocketUpgrade` is true; otherwise the transport answers 400.
+    /// Only valid when the request's `isWebSocketUpgrade` is true; otherwise the transport responds with 400.
     func upgrade(to handler: any WebSocketHandler, headers: [(String, String)])
 }
 
@@ -130,13 +130,13 @@ extension WebSocketConnection {
 /// Receives the events of one WebSocket connection, on that connection's event-loop thread, one at a time.
 public protocol WebSocketHandler: AnyObject, Sendable {
     func webSocketDidOpen(_ connection: any WebSocketConnection)
-    /// A complete text message (fragments joined, UTF-8 validated).
+    /// Receives a complete text message (fragments joined, UTF-8 validated).
     func webSocket(_ connection: any WebSocketConnection, didReceiveText text: [UInt8])
     func webSocket(_ connection: any WebSocketConnection, didReceiveBinary data: [UInt8])
     /// Called after the messages decoded from one read of the socket were handed over, so a handler can apply
     /// work it collected from them as one batch.
     func webSocketDidFinishReading(_ connection: any WebSocketConnection)
-    /// The connection is gone; `code` is the peer's close code, or nil when the socket dropped.
+    /// Reports that the connection is gone. `code` is the peer's close code, or nil when the socket dropped.
     func webSocketDidClose(_ connection: any WebSocketConnection, code: UInt16?)
 }
 

@@ -145,9 +145,12 @@ import Testing
 
     @Test func levelsAllowTheRightOperations() {
         #expect(AccessLevel.readWrite.canPublish && AccessLevel.readWrite.canConsume)
-        #expect(!AccessLevel.readOnly.canPublish && AccessLevel.readOnly.canConsume)
-        #expect(AccessLevel.writeOnly.canPublish && !AccessLevel.writeOnly.canConsume)
-        #expect(!AccessLevel.none.canPublish && !AccessLevel.none.canConsume)
+        #expect(!AccessLevel.readOnly.canPublish)
+        #expect(AccessLevel.readOnly.canConsume)
+        #expect(AccessLevel.writeOnly.canPublish)
+        #expect(!AccessLevel.writeOnly.canConsume)
+        #expect(!AccessLevel.none.canPublish)
+        #expect(!AccessLevel.none.canConsume)
     }
 }
 

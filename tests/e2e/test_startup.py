@@ -14,7 +14,7 @@ from rivulet_e2e import RestClient, assert_error, free_port, rivulet_binary
 
 
 def test_failed_first_start_names_password_file():
-    """A first start that cannot bind its port still tells the operator where the generated password is."""
+    """A first start that cannot bind its port still names the file that contains the generated password."""
     data_dir = Path(tempfile.mkdtemp(prefix="rivulet-e2e-startup-"))
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -68,7 +68,7 @@ def test_invalid_token_gets_a_distinct_401(shared_server):
 
 
 def test_transport_errors_carry_error_num(shared_server):
-    """Errors the transport answers itself (here a malformed request line) use the full error envelope."""
+    """Errors the transport sends itself (here a malformed request line) use the full error envelope."""
     context = ssl.create_default_context(cafile=str(shared_server.tls.ca_file))
     with socket.create_connection(("127.0.0.1", shared_server.port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
