@@ -222,7 +222,13 @@ def test_stats_use_pulsar_topic_stats_names(client):
     publish_on(producer, ["12345678"] * 4)
     ack(consumer, *receive(consumer, 4))
 
-    stats = client.stats()
+    # Acks are fire-and-forget, so the stats request on another connection can overtake the last of them.
+    def subscription_settled():
+        current = client.stats()
+        figures = current["subscriptions"][subscription]
+        return current if (figures["msgBacklog"], figures["unackedMessages"]) == (0, 0) else None
+
+    stats = wait_for(subscription_settled, message="acks applied to the subscription")
 
     for field in ("msgRateIn", "msgThroughputIn", "msgRateOut", "msgThroughputOut", "averageMsgSize", "storageSize"):
         assert isinstance(stats[field], (int, float)) and not isinstance(stats[field], bool), field
