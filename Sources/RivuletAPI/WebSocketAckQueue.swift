@@ -38,20 +38,42 @@ final class WebSocketAckQueue: Sendable {
         }
     }
 
+    /// Reserves `count` consecutive positions in the ack order and returns the first.
+    func takeTickets(_ count: Int) -> UInt64 {
+        state.withLock { state in
+            defer { state.nextTicket += UInt64(count) }
+            return state.nextTicket
+        }
+    }
+
     /// Records the ack for `ticket` and sends every ack that is now in order. Callable from any thread.
     func complete(_ ticket: UInt64, frame: [UInt8]) {
-        let mayDrain = state.withLock { state -> Bool in
-            guard state.connection != nil else { return false }
-            state.ready[ticket] = frame
-            guard !state.draining else { return false }
+        complete(firstTicket: ticket, frames: [frame])
+    }
+
+    /// Records the acks of the consecutive tickets from `firstTicket` and sends every ack that is now in order.
+    /// Callable from any thread.
+    func complete(firstTicket: UInt64, frames: [[UInt8]]) {
+        guard !frames.isEmpty else { return }
+        let start: (any WebSocketConnection, [[UInt8]])? = state.withLock { state in
+            guard let connection = state.connection else { return nil }
+            if firstTicket == state.nextToSend, !state.draining {
+                // These are next in line and no drain is running, so send them without parking them in `ready`.
+                state.nextToSend += UInt64(frames.count)
+                state.draining = true
+                return (connection, frames)
+            }
+            for (offset, frame) in frames.enumerated() { state.ready[firstTicket + UInt64(offset)] = frame }
+            guard !state.draining else { return nil }
             state.draining = true
-            return true
+            return (connection, [])
         }
-        guard mayDrain else { return }
+        guard let (connection, inOrder) = start else { return }
+        if !inOrder.isEmpty { connection.sendTexts(inOrder) }
         while true {
             let batch: (any WebSocketConnection, [[UInt8]])? = state.withLock { state in
                 var frames: [[UInt8]] = []
-                while let frame = state.ready.removeValue(forKey: state.nextToSend) {
+                while !state.ready.isEmpty, let frame = state.ready.removeValue(forKey: state.nextToSend) {
                     frames.append(frame)
                     state.nextToSend += 1
                 }

@@ -21,38 +21,81 @@ extension EmbeddedEngine {
         to core: StreamCore, producerId: UInt64?, _ request: PublishRequest,
         completion: @escaping @Sendable (Result<MessageID, EngineError>) -> Void
     ) {
-        guard request.payload.count <= configuration.maxPayloadBytes else {
-            completion(.failure(.payloadTooLarge("payload of \(request.payload.count) bytes exceeds the limit of \(configuration.maxPayloadBytes) bytes")))
+        publish(to: core, producerId: producerId, [request]) { results in completion(results[0]) }
+    }
+
+    /// Assigns consecutive sequences to the requests within the payload limit and appends them as one log
+    /// append, so the batch costs one lock round, one completion and one dispatch. `completion` gets one result
+    /// per request, in order. The append succeeds or fails as a whole.
+    func publish(
+        to core: StreamCore, producerId: UInt64?, _ requests: [PublishRequest],
+        completion: @escaping @Sendable ([Result<MessageID, EngineError>]) -> Void
+    ) {
+        var results = [Result<MessageID, EngineError>](repeating: .failure(.unavailable("not published")), count: requests.count)
+        let limit = configuration.maxPayloadBytes
+        var accepted: [Int] = []
+        accepted.reserveCapacity(requests.count)
+        for (index, request) in requests.enumerated() {
+            if request.payload.count <= limit {
+                accepted.append(index)
+            } else {
+                results[index] = .failure(.payloadTooLarge("payload of \(request.payload.count) bytes exceeds the limit of \(limit) bytes"))
+            }
+        }
+        guard !accepted.isEmpty else {
+            completion(results)
             return
         }
-        let outcome = appendGate.withLock { _ -> Result<StreamEffects, EngineError> in
+        let outcome = appendGate.withLock { [results, accepted] _ -> Result<StreamEffects, EngineError> in
             let now = clock.nowMilliseconds
             guard !catalog.withLock({ $0.closed }) else { return .failure(.unavailable("the engine is shut down")) }
-            guard let sequence = core.state.withLock({ $0.assignSequence() }) else {
+            guard let first = core.state.withLock({ $0.assignSequences(accepted.count) }) else {
                 return .failure(.streamNotFound("stream '\(core.address.topic)' not found"))
             }
-            let id = MessageID(streamId: core.id, sequence: sequence)
-            let message = StoredMessage(
-                id: id, publishTime: now, eventTime: request.eventTime, deliverAt: request.deliverAt, key: request.key,
-                properties: request.properties, payload: request.payload, producerName: request.producerName
-            )
-            let body = encodeMessageBody(message)
-            let record = LogRecord(type: .message, streamId: core.id, sequence: sequence, timestamp: now, body: body)
-            return .success(appendLocked([record]) { [self] result in
-                let retained = try? result.map { RetainedMessage(message: message, position: $0[0], sizeBytes: body.count) }.get()
-                var (_, effects) = mutate(core) { state, now, effects in
-                    state.completePublish(sequence: sequence, retained: retained, producerId: producerId, now: now, effects: &effects)
+            var messages: [StoredMessage] = []
+            var records: [LogRecord] = []
+            messages.reserveCapacity(accepted.count)
+            records.reserveCapacity(accepted.count)
+            for (offset, index) in accepted.enumerated() {
+                let request = requests[index]
+                let sequence = first + UInt64(offset)
+                let message = StoredMessage(
+                    id: MessageID(streamId: core.id, sequence: sequence), publishTime: now, eventTime: request.eventTime,
+                    deliverAt: request.deliverAt, key: request.key, properties: request.properties, payload: request.payload,
+                    producerName: request.producerName
+                )
+                messages.append(message)
+                records.append(LogRecord(type: .message, streamId: core.id, sequence: sequence, timestamp: now, body: encodeMessageBody(message)))
+            }
+            let bodySizes = records.map(\.body.count)
+            return .success(appendLocked(records) { [self, messages, accepted] result in
+                var answers = results
+                var retained: [RetainedMessage]?
+                switch result {
+                case .success(let positions):
+                    retained = zip(messages, zip(positions, bodySizes)).map { message, placed in
+                        RetainedMessage(message: message, position: placed.0, sizeBytes: placed.1)
+                    }
+                    for (message, index) in zip(messages, accepted) { answers[index] = .success(message.id) }
+                case .failure(let error):
+                    for index in accepted { answers[index] = .failure(.storageFailure("message was not stored: \(error)")) }
                 }
-                // The producer hears of its message before any consumer gets it.
-                let answer: Result<MessageID, EngineError> = retained == nil
-                    ? .failure(.storageFailure("message was not stored: \(result)")) : .success(id)
-                effects.completions.insert({ completion(answer) }, at: 0)
+                var (_, effects) = mutate(core) { state, now, effects in
+                    state.completePublish(
+                        firstSequence: first, count: messages.count, retained: retained, producerId: producerId, now: now,
+                        effects: &effects)
+                }
+                // The producer hears of its messages before any consumer gets them.
+                let finished = answers
+                effects.completions.insert({ completion(finished) }, at: 0)
                 return effects
             })
         }
         switch outcome {
         case .success(let deferred): perform(deferred)
-        case .failure(let error): completion(.failure(error))
+        case .failure(let error):
+            for index in accepted { results[index] = .failure(error) }
+            completion(results)
         }
     }
 

@@ -26,6 +26,18 @@ final class EngineProducer: ProducerHandle {
         engine.publish(to: core, producerId: id, request, completion: completion)
     }
 
+    func publish(_ requests: [PublishRequest], completion: @escaping @Sendable ([Result<MessageID, EngineError>]) -> Void) {
+        guard !closed.load(ordering: .acquiring) else {
+            completion(requests.map { _ in .failure(.unavailable("producer '\(producerName)' is closed")) })
+            return
+        }
+        var requests = requests
+        for index in requests.indices where requests[index].producerName == nil {
+            requests[index].producerName = producerName
+        }
+        engine.publish(to: core, producerId: id, requests, completion: completion)
+    }
+
     func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         engine.update(core) { state, _, _ in state.producers.removeValue(forKey: id) }

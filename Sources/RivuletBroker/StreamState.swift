@@ -192,11 +192,12 @@ struct StreamState {
 
     // MARK: Publishing
 
-    /// Reserves the next sequence; nil once the stream is deleted.
-    mutating func assignSequence() -> UInt64? {
+    /// Reserves the next `count` sequences and returns the first; nil once the stream is deleted.
+    mutating func assignSequences(_ count: Int) -> UInt64? {
         guard !deleted else { return nil }
-        lastAssigned += 1
-        return lastAssigned
+        let first = lastAssigned + 1
+        lastAssigned += UInt64(count)
+        return first
     }
 
     /// Caches bodies read back from the log for dispatch; bodies of messages removed meanwhile are dropped.
@@ -210,23 +211,33 @@ struct StreamState {
         for sequence in lost { index.remove(sequence) }
     }
 
-    /// Records a finished append (nil when it failed), makes every contiguous completed message visible and
-    /// dispatches it.
+    /// Records a finished append of the `count` messages from `firstSequence` (`retained` is nil when it failed),
+    /// makes every contiguous completed message visible and dispatches them together.
     mutating func completePublish(
-        sequence: UInt64, retained: RetainedMessage?, producerId: UInt64?, now: Int64, effects: inout StreamEffects
+        firstSequence: UInt64, count: Int, retained: [RetainedMessage]?, producerId: UInt64?, now: Int64,
+        effects: inout StreamEffects
     ) {
-        completedAhead[sequence] = .some(retained)
         var madeVisible = false
-        while let entry = completedAhead.removeValue(forKey: index.lastVisible + 1) {
-            index.lastVisible += 1
-            guard let retained = entry else { continue }
-            index.insert(retained)
-            madeVisible = true
+        if completedAhead.isEmpty, firstSequence == index.lastVisible + 1 {
+            // The usual case: appends complete in the order their sequences were assigned.
+            index.lastVisible += UInt64(count)
+            for message in retained ?? [] { index.insert(message) }
+            madeVisible = retained != nil
+        } else {
+            for offset in 0..<count {
+                completedAhead[firstSequence + UInt64(offset)] = .some(retained?[offset])
+            }
+            while let entry = completedAhead.removeValue(forKey: index.lastVisible + 1) {
+                index.lastVisible += 1
+                guard let retained = entry else { continue }
+                index.insert(retained)
+                madeVisible = true
+            }
         }
         if let retained {
-            let size = retained.message.payload.count
-            inMeter.record(bytes: size, now: now)
-            if let producerId { producers[producerId]?.inMeter.record(bytes: size, now: now) }
+            let bytes = retained.reduce(0) { $0 + $1.message.payload.count }
+            inMeter.record(count: retained.count, bytes: bytes, now: now)
+            if let producerId { producers[producerId]?.inMeter.record(count: retained.count, bytes: bytes, now: now) }
         }
         if madeVisible { dispatchAll(now: now, effects: &effects) }
     }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Subscription types of Pulsar, matched case-insensitively on input.
 public enum SubscriptionType: String, Sendable, Codable, CaseIterable {
     case exclusive = "Exclusive"
@@ -96,6 +98,9 @@ public protocol ProducerHandle: AnyObject, Sendable {
     var producerName: String { get }
     /// Appends the message; `completion` runs once the durability policy is met, on any thread.
     func publish(_ request: PublishRequest, completion: @escaping @Sendable (Result<MessageID, EngineError>) -> Void)
+    /// Appends the messages in order, as one batch where the engine can. `completion` runs once, on any thread,
+    /// after the durability policy is met for all of them, with one result per request in request order.
+    func publish(_ requests: [PublishRequest], completion: @escaping @Sendable ([Result<MessageID, EngineError>]) -> Void)
     func close()
     /// Registers `handler` to run once, with the reason, when the engine ends the producer because its stream
     /// was deleted. If that already happened, it runs at once. After `close()` it never runs.
@@ -105,6 +110,29 @@ public protocol ProducerHandle: AnyObject, Sendable {
 extension ProducerHandle {
     /// Engines that never end producers themselves need not implement it.
     public func onEngineClose(_ handler: @escaping @Sendable (String) -> Void) {}
+
+    /// Publishes the requests one by one and calls `completion` when the last of them completed. Engines that
+    /// can append a batch at once override this.
+    public func publish(
+        _ requests: [PublishRequest], completion: @escaping @Sendable ([Result<MessageID, EngineError>]) -> Void
+    ) {
+        guard !requests.isEmpty else {
+            completion([])
+            return
+        }
+        let collected = Mutex<(results: [Result<MessageID, EngineError>?], remaining: Int)>(
+            (Array(repeating: nil, count: requests.count), requests.count))
+        for (index, request) in requests.enumerated() {
+            publish(request) { result in
+                let finished = collected.withLock { state -> [Result<MessageID, EngineError>]? in
+                    state.results[index] = result
+                    state.remaining -= 1
+                    return state.remaining == 0 ? state.results.map { $0! } : nil
+                }
+                if let finished { completion(finished) }
+            }
+        }
+    }
 }
 
 /// A stream as listed by the engine.

@@ -18,10 +18,16 @@ private let testLogger = Logger(label: "test", level: .debug, sink: MemorySink()
         return (handler, producer, connection)
     }
 
+    /// Hands the handler `frames` as the event loop does for one socket read: each frame, then the end of the read.
+    private func read(_ frames: [String], into handler: WebSocketProducerHandler, from connection: RecordingConnection) {
+        for frame in frames { handler.webSocket(connection, didReceiveText: bytes(frame)) }
+        handler.webSocketDidFinishReading(connection)
+    }
+
     @Test func acksFollowPublishOrderWhenCompletionsDoNot() {
         let (handler, producer, connection) = openProducer()
         for context in ["a", "b", "c"] {
-            handler.webSocket(connection, didReceiveText: bytes(#"{"payload":"aGk=","context":"\#(context)"}"#))
+            read([#"{"payload":"aGk=","context":"\#(context)"}"#], into: handler, from: connection)
         }
         producer.complete(2, .success(MessageID(streamId: 1, sequence: 3)))
         producer.complete(1, .failure(.storageFailure("disk full")))
@@ -36,9 +42,7 @@ private let testLogger = Logger(label: "test", level: .debug, sink: MemorySink()
 
     @Test func rejectedFrameWaitsForEarlierAcks() {
         let (handler, producer, connection) = openProducer()
-        handler.webSocket(connection, didReceiveText: bytes(#"{"payload":"aGk=","context":"1"}"#))
-        handler.webSocket(connection, didReceiveText: bytes("noop"))
-        handler.webSocket(connection, didReceiveText: bytes(#"{"payload":"!!","context":"3"}"#))
+        read([#"{"payload":"aGk=","context":"1"}"#, "noop", #"{"payload":"!!","context":"3"}"#], into: handler, from: connection)
         #expect(connection.frames.isEmpty)
         producer.complete(0, .success(MessageID(streamId: 0, sequence: 0)))
         #expect(connection.frames.count == 3)
@@ -53,7 +57,7 @@ private let testLogger = Logger(label: "test", level: .debug, sink: MemorySink()
         let (handler, producer, connection) = openProducer()
         let count = 200
         for index in 0..<count {
-            handler.webSocket(connection, didReceiveText: bytes(#"{"payload":"","context":"\#(index)"}"#))
+            read([#"{"payload":"","context":"\#(index)"}"#], into: handler, from: connection)
         }
         await withTaskGroup(of: Void.self) { group in
             for index in (0..<count).reversed() {
@@ -66,7 +70,7 @@ private let testLogger = Logger(label: "test", level: .debug, sink: MemorySink()
 
     @Test func publishCarriesFrameFieldsAndProducerName() throws {
         let (handler, producer, connection) = openProducer()
-        handler.webSocket(connection, didReceiveText: bytes(#"{"payload":"aGk=","key":"k","properties":{"a":1},"deliverAfterMs":500}"#))
+        read([#"{"payload":"aGk=","key":"k","properties":{"a":1},"deliverAfterMs":500}"#], into: handler, from: connection)
         let request = try #require(producer.requests.first)
         #expect(request.payload == bytes("hi"))
         #expect(request.key == "k")
@@ -77,7 +81,7 @@ private let testLogger = Logger(label: "test", level: .debug, sink: MemorySink()
 
     @Test func oversizedPayloadIsRefusedWithoutPublishing() {
         let (handler, producer, connection) = openProducer(maxPayloadBytes: 2)
-        handler.webSocket(connection, didReceiveText: bytes(#"{"payload":"aGVsbG8=","context":"x"}"#))
+        read([#"{"payload":"aGVsbG8=","context":"x"}"#], into: handler, from: connection)
         #expect(producer.requests.isEmpty)
         #expect(connection.frames.count == 1)
         #expect(connection.frames[0].hasPrefix(#"{"result":"send-error:8","errorMsg":"payload of 5 bytes"#))
@@ -92,12 +96,42 @@ private let testLogger = Logger(label: "test", level: .debug, sink: MemorySink()
 
     @Test func closingSocketClosesProducerOnceAndDropsLateAcks() {
         let (handler, producer, connection) = openProducer()
-        handler.webSocket(connection, didReceiveText: bytes(#"{"payload":"aGk="}"#))
+        read([#"{"payload":"aGk="}"#], into: handler, from: connection)
         handler.webSocketDidClose(connection, code: 1000)
         handler.webSocketDidClose(connection, code: nil)
         producer.complete(0, .success(MessageID(streamId: 0, sequence: 0)))
         #expect(producer.closeCount == 1)
         #expect(connection.frames.isEmpty)
+    }
+    @Test func framesOfOneReadArePublishedAsOneBatch() {
+        let (handler, producer, connection) = openProducer()
+        read([#"{"payload":"YQ==","context":"1"}"#, #"{"payload":"Yg==","context":"2"}"#], into: handler, from: connection)
+        read([#"{"payload":"Yw==","context":"3"}"#], into: handler, from: connection)
+        #expect(producer.batchSizes == [2, 1])
+        #expect(producer.requests.map(\.payload) == [bytes("a"), bytes("b"), bytes("c")])
+        for index in 0..<3 { producer.complete(index, .success(MessageID(streamId: 1, sequence: UInt64(index + 1)))) }
+        #expect(connection.frames.count == 3)
+        #expect(connection.frames.allSatisfy { $0.hasPrefix(#"{"result":"ok""#) })
+    }
+
+    @Test func rejectedFrameInsideABatchKeepsItsPlace() {
+        let (handler, producer, connection) = openProducer()
+        read([#"{"payload":"YQ==","context":"1"}"#, "noop", #"{"payload":"Yg==","context":"3"}"#], into: handler, from: connection)
+        #expect(producer.batchSizes == [2])
+        producer.complete(1, .success(MessageID(streamId: 1, sequence: 2)))
+        producer.complete(0, .success(MessageID(streamId: 1, sequence: 1)))
+        #expect(connection.frames.count == 3)
+        #expect(connection.frames[0].contains(#""context":"1""#))
+        #expect(connection.frames[1].hasPrefix(#"{"result":"send-error:3""#))
+        #expect(connection.frames[2].contains(#""context":"3""#))
+    }
+
+    @Test func framesBeforeTheCloseAreStillPublished() {
+        let (handler, producer, connection) = openProducer()
+        handler.webSocket(connection, didReceiveText: bytes(#"{"payload":"YQ=="}"#))
+        handler.webSocketDidClose(connection, code: 1000)
+        #expect(producer.requests.count == 1)
+        #expect(producer.closeCount == 1)
     }
 }
 

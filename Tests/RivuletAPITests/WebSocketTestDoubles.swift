@@ -71,6 +71,7 @@ final class StubAuthenticator: Authenticating {
 final class StubProducer: ProducerHandle {
     let producerName: String
     private let state = Mutex<(requests: [PublishRequest], completions: [@Sendable (Result<MessageID, EngineError>) -> Void], closeCount: Int)>(([], [], 0))
+    private let batches = Mutex<[Int]>([])
 
     init(name: String) {
         producerName = name
@@ -83,11 +84,27 @@ final class StubProducer: ProducerHandle {
         }
     }
 
+    /// Records the batch, then keeps one completion per request so tests can complete them in any order.
+    func publish(_ requests: [PublishRequest], completion: @escaping @Sendable ([Result<MessageID, EngineError>]) -> Void) {
+        batches.withLock { $0.append(requests.count) }
+        let collected = Mutex<[Int: Result<MessageID, EngineError>]>([:])
+        for (index, request) in requests.enumerated() {
+            publish(request) { result in
+                let all = collected.withLock { results -> [Result<MessageID, EngineError>]? in
+                    results[index] = result
+                    return results.count == requests.count ? (0..<requests.count).map { results[$0]! } : nil
+                }
+                if let all { completion(all) }
+            }
+        }
+    }
+
     func close() {
         state.withLock { $0.closeCount += 1 }
     }
 
     var requests: [PublishRequest] { state.withLock { $0.requests } }
+    var batchSizes: [Int] { batches.withLock { $0 } }
     var closeCount: Int { state.withLock { $0.closeCount } }
 
     /// Completes the publish at `index` (in publish order) with `result`.
