@@ -104,7 +104,18 @@ public final class AuthService: Authenticating {
             return nil
         }
         let principal = Principal(tenant: claims.tenant, username: claims.username)
-        guard userRecord(for: principal)?.active == true else { return nil }
+        let current = accounts.withLock { file in
+            file.users.first { $0.tenant == principal.tenant && $0.username == principal.username && $0.active }
+                .map(passwordTag(of:))
+        }
+        guard let current else { return nil }
+        guard claims.passwordTag == current else {
+            logger.debug("token rejected", [
+                "reason": "password tag mismatch: the password changed, or the user was created again, after issue",
+                "tenant": principal.tenant, "username": principal.username,
+            ])
+            return nil
+        }
         return principal
     }
 
@@ -112,8 +123,19 @@ public final class AuthService: Authenticating {
     public func issueToken(for principal: Principal) -> LoginResult {
         let issuedAt = Int64(now())
         let expiresAt = issuedAt + Int64(Self.seconds(configuration.tokenLifetime))
-        let claims = TokenClaims(tenant: principal.tenant, username: principal.username, issuedAt: issuedAt, expiresAt: expiresAt)
+        let tag = accounts.withLock { file in
+            file.users.first { $0.tenant == principal.tenant && $0.username == principal.username }.map(passwordTag(of:))
+        }
+        let claims = TokenClaims(
+            tenant: principal.tenant, username: principal.username, issuedAt: issuedAt, expiresAt: expiresAt, passwordTag: tag)
         return LoginResult(token: JSONWebToken.sign(claims, secret: secret), principal: principal, expiresAt: expiresAt)
+    }
+
+    /// Returns a short keyed fingerprint of the user's salt and hash. Every password set draws a new salt, so
+    /// the tag changes with each password change and with a user created again under the same name.
+    func passwordTag(of user: StoredUser) -> String {
+        let digest = AuthCrypto.hmacSHA256(key: secret, message: Array(("password:" + user.passwordSalt + ":" + user.passwordHash).utf8))
+        return Base64URL.encode(Array(digest.prefix(12)))
     }
 
     /// Returns a fresh random URL-safe one-time password bound to `principal`, redeemable once within its lifetime.

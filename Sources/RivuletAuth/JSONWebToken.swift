@@ -8,12 +8,16 @@ public struct TokenClaims: Sendable, Equatable {
     public var issuedAt: Int64
     /// Epoch seconds; the token is rejected from this second on.
     public var expiresAt: Int64
+    /// A fingerprint of the user's password at issue time (claim `pwd`), so a password change or a user
+    /// deleted and created again ends the tokens issued before. Nil in tokens that carry none.
+    public var passwordTag: String?
 
-    public init(tenant: String, username: String, issuedAt: Int64, expiresAt: Int64) {
+    public init(tenant: String, username: String, issuedAt: Int64, expiresAt: Int64, passwordTag: String? = nil) {
         self.tenant = tenant
         self.username = username
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
+        self.passwordTag = passwordTag
     }
 }
 
@@ -32,12 +36,13 @@ public enum JSONWebToken {
 
     /// Returns the compact serialization `header.payload.signature` of `claims` signed with `secret`.
     public static func sign(_ claims: TokenClaims, secret: [UInt8]) -> String {
-        let payload: [String: Any] = [
+        var payload: [String: Any] = [
             "tenant": claims.tenant,
             "username": claims.username,
             "iat": claims.issuedAt,
             "exp": claims.expiresAt,
         ]
+        if let tag = claims.passwordTag { payload["pwd"] = tag }
         // Serializing a dictionary of strings and integers cannot fail.
         let payloadBytes = try! JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
         let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(payloadBytes))
@@ -66,7 +71,9 @@ public enum JSONWebToken {
             let expiresAt = (payload["exp"] as? NSNumber)?.int64Value
         else { throw .malformed }
         guard now < expiresAt else { throw .expired }
-        return TokenClaims(tenant: tenant, username: username, issuedAt: issuedAt, expiresAt: expiresAt)
+        return TokenClaims(
+            tenant: tenant, username: username, issuedAt: issuedAt, expiresAt: expiresAt,
+            passwordTag: payload["pwd"] as? String)
     }
 
     private static func jsonObject(_ bytes: [UInt8]) -> [String: Any]? {

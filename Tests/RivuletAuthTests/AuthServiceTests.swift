@@ -67,6 +67,53 @@ struct AuthServiceTests {
         #expect(!lines.contains(byEmail.token))
     }
 
+    @Test func passwordChangeEndsEarlierTokens() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try makeService(directory)
+        _ = try service.ensureAdministrator(email: "ops@example.com", password: "correct horse", tenant: "acme")
+        let root = Principal(tenant: "acme", username: "root")
+        _ = try service.createUser("alice", email: nil, password: "first password", by: root)
+        let before = try service.login(tenant: "acme", username: "alice", password: "first password")
+        let untouched = try service.login(tenant: "acme", username: "root", password: "correct horse")
+
+        _ = try service.updateUser("alice", UserChanges(displayName: "Alice"), by: root)
+        #expect(service.authenticate(authorization: "bearer \(before.token)") == before.principal)
+
+        _ = try service.updateUser("alice", UserChanges(password: "second password"), by: root)
+        #expect(service.authenticate(authorization: "bearer \(before.token)") == nil)
+        #expect(service.authenticate(authorization: "bearer \(untouched.token)") == untouched.principal)
+        let after = try service.login(tenant: "acme", username: "alice", password: "second password")
+        #expect(service.authenticate(authorization: "bearer \(after.token)") == after.principal)
+    }
+
+    @Test func recreatedUserRejectsOldTokens() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try makeService(directory)
+        _ = try service.ensureAdministrator(email: "ops@example.com", password: "correct horse", tenant: "acme")
+        let root = Principal(tenant: "acme", username: "root")
+        _ = try service.createUser("alice", email: nil, password: "same password", by: root)
+        let old = try service.login(tenant: "acme", username: "alice", password: "same password")
+        try service.deleteUser("alice", by: root)
+        _ = try service.createUser("alice", email: nil, password: "same password", by: root)
+        #expect(service.authenticate(authorization: "bearer \(old.token)") == nil)
+    }
+
+    @Test func tokenWithoutPasswordTagIsRejected() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try makeService(directory)
+        _ = try service.ensureAdministrator(email: "ops@example.com", password: "correct horse", tenant: "acme")
+        let issued = try service.login(tenant: "acme", username: "root", password: "correct horse")
+        #expect(service.authenticate(authorization: "bearer \(issued.token)") != nil)
+        // Same secret and claims, minus the password tag, as tokens from before the tag existed.
+        let secret = try #require(FileManager.default.contents(atPath: directory.path + "/jwt-secret"))
+        let claims = TokenClaims(tenant: "acme", username: "root", issuedAt: 0, expiresAt: issued.expiresAt)
+        let tagless = JSONWebToken.sign(claims, secret: [UInt8](secret))
+        #expect(service.authenticate(authorization: "bearer \(tagless)") == nil)
+    }
+
     @Test func wrongCredentialsAreRejectedAndAudited() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -21,6 +21,14 @@ struct JSONWebTokenTests {
         #expect((object["iat"] as? NSNumber)?.int64Value == 1_000)
     }
 
+    @Test func passwordTagRoundTrips() throws {
+        var tagged = claims
+        tagged.passwordTag = "abc123"
+        let token = JSONWebToken.sign(tagged, secret: secret)
+        #expect(try JSONWebToken.verify(token, secret: secret, now: 1_500).passwordTag == "abc123")
+        #expect(try JSONWebToken.verify(JSONWebToken.sign(claims, secret: secret), secret: secret, now: 1_500).passwordTag == nil)
+    }
+
     @Test func expiredTokenIsRejected() {
         let token = JSONWebToken.sign(claims, secret: secret)
         #expect(throws: TokenError.expired) { try JSONWebToken.verify(token, secret: secret, now: 2_000) }

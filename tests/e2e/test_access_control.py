@@ -106,7 +106,9 @@ def test_expired_token_is_refused(shared_server, rest):
     The test owns the server's data directory, so it signs with the server's own secret file.
     """
     secret = (shared_server.data_dir / "jwt-secret").read_bytes()
-    claims = {"tenant": shared_server.tenant, "username": "root", "iat": 1_000, "exp": 2_000}
+    # The server's own claims (its password tag included), with iat and exp moved into the past.
+    issued = rest.token.split(".")[1]
+    claims = dict(json.loads(base64.urlsafe_b64decode(issued + "=" * (-len(issued) % 4))), iat=1_000, exp=2_000)
     signing_input = f"{encode({'alg': 'HS256', 'typ': 'JWT'})}.{encode(claims)}"
     signature = base64.urlsafe_b64encode(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
     expired = f"{signing_input}.{signature.decode().rstrip('=')}"

@@ -51,6 +51,28 @@ def test_user_wrong_password_and_no_levels(shared_server, rest):
     assert [record["user"] for record in own] == [username]
 
 
+def test_password_change_ends_earlier_tokens(shared_server, rest):
+    username = unique_name("rotated")
+    create_user(rest, username)
+    before = user_client(shared_server, username)
+    assert_success(before.request("GET", "/_api/user"))
+
+    changed = rest.request("PATCH", f"/_api/user/{username}", json={"passwd": "second-Passw0rd-long"})
+    assert_success(changed)
+    assert_error(before.request("GET", "/_api/user"), 401)
+    name = unique_name("rotated_ws")
+    assert handshake_status(shared_server, ws_url(shared_server, "producer", name), token=before.token) == 401
+
+    after = RestClient(shared_server)
+    response = after.request("POST", "/_open/auth", auth=False,
+                             json={"tenant": shared_server.tenant, "username": username,
+                                   "password": "second-Passw0rd-long"})
+    after.token = assert_success(response)["jwt"]
+    assert_success(after.request("GET", "/_api/user"))
+    # The administrator's own token is untouched by another user's change.
+    assert_success(rest.request("GET", "/_api/user"))
+
+
 def test_otp_carries_the_levels_of_whoever_requested_it(shared_server, rest):
     name = unique_name("otp_levels")
     topic = topic_name(name)
