@@ -18,8 +18,10 @@ struct ConsumerState {
     /// Sequence to delivery time (epoch ms) of each message delivered and not yet acknowledged.
     var inFlight: [UInt64: Int64] = [:]
     var outMeter = RateMeter()
+    /// False while the consumer's socket has more queued than its outbound limit; dispatch then skips it.
+    var writable = true
 
-    var hasCredit: Bool { pullMode ? permits > 0 : inFlight.count < window }
+    var hasCredit: Bool { writable && (pullMode ? permits > 0 : inFlight.count < window) }
 }
 
 /// A reader: a non-durable cursor with a window of `window` messages, each acknowledgement freeing one slot.
@@ -29,6 +31,8 @@ struct ReaderState {
     let window: Int
     var inFlightCount = 0
     let outbox: SinkOutbox
+    /// False while the reader's socket has more queued than its outbound limit; dispatch then skips it.
+    var writable = true
 }
 
 /// A producer attached to a stream.

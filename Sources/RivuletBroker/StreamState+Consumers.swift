@@ -79,6 +79,22 @@ extension StreamState {
         dispatch(subscription: name, now: now, effects: &effects)
     }
 
+    /// Pauses or resumes deliveries to one consumer; resuming dispatches at once.
+    mutating func setWritable(_ writable: Bool, consumerId: UInt64, subscription name: String, now: Int64, effects: inout StreamEffects) {
+        guard let index = subscriptions[name]?.consumers.firstIndex(where: { $0.id == consumerId }),
+            subscriptions[name]!.consumers[index].writable != writable
+        else { return }
+        subscriptions[name]!.consumers[index].writable = writable
+        if writable { dispatch(subscription: name, now: now, effects: &effects) }
+    }
+
+    /// Pauses or resumes deliveries to one reader; resuming dispatches at once.
+    mutating func setReaderWritable(_ writable: Bool, readerId: UInt64, now: Int64, effects: inout StreamEffects) {
+        guard let reader = readers[readerId], reader.writable != writable else { return }
+        readers[readerId]!.writable = writable
+        if writable { dispatchReader(readerId, now: now, effects: &effects) }
+    }
+
     /// Deletes a subscription with no consumers. Throws `subscriptionNotFound` or `subscriptionHasConsumers`.
     mutating func deleteSubscription(_ name: String, allowingConsumer consumerId: UInt64? = nil) throws(EngineError) {
         guard let subscription = subscriptions[name] else {

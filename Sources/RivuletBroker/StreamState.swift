@@ -262,7 +262,7 @@ struct StreamState {
     mutating func dispatchReader(_ id: UInt64, now: Int64, effects: inout StreamEffects) {
         guard var reader = readers[id] else { return }
         var deliveries: [Delivery] = []
-        while reader.inFlightCount < reader.window, reader.nextSequence <= index.lastVisible {
+        while reader.writable, reader.inFlightCount < reader.window, reader.nextSequence <= index.lastVisible {
             if let entry = index.messages[reader.nextSequence] {
                 guard let message = entry.body?.message else {
                     effects.missing.append(reader.nextSequence)

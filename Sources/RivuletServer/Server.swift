@@ -70,6 +70,7 @@ public final class Server: @unchecked Sendable {
         httpConfiguration.maxWebSocketMessageBytes = limits.maxWebSocketMessageBytes
         httpConfiguration.maxConnections = limits.maxConnections
         httpConfiguration.maxConnectionsPerAddress = limits.maxConnectionsPerAddress
+        httpConfiguration.outboundHighWaterBytes = limits.outboundHighWaterBytes
         if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsPrivateKeyPath {
             httpConfiguration.tls = TLSConfiguration(certificatePath: certificate, privateKeyPath: key)
         }
