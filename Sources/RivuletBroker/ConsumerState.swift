@@ -18,8 +18,13 @@ struct ConsumerState {
     /// Sequence to delivery time (epoch ms) of each message delivered and not yet acknowledged.
     var inFlight: [UInt64: Int64] = [:]
     var outMeter = RateMeter()
-    /// False while the consumer's socket has more queued than its outbound limit; dispatch then skips it.
+    /// False while the consumer's socket has more queued than its outbound limit, or after a burst of
+    /// `maxBurstBytes`, until the sink reports it writable; dispatch then skips it.
     var writable = true
+    /// Payload bytes above which one dispatch pass pauses the consumer; `Int.max` never pauses it.
+    let maxBurstBytes: Int
+    /// Payload bytes handed to the consumer in the current dispatch pass.
+    var burstBytes = 0
 
     var hasCredit: Bool { writable && (pullMode ? permits > 0 : inFlight.count < window) }
 }
@@ -31,8 +36,11 @@ struct ReaderState {
     let window: Int
     var inFlightCount = 0
     let outbox: SinkOutbox
-    /// False while the reader's socket has more queued than its outbound limit; dispatch then skips it.
+    /// False while the reader's socket has more queued than its outbound limit, or after a burst of
+    /// `maxBurstBytes`, until the sink reports it writable; dispatch then skips it.
     var writable = true
+    /// Payload bytes above which one dispatch pass pauses the reader; `Int.max` never pauses it.
+    let maxBurstBytes: Int
 }
 
 /// A producer attached to a stream.

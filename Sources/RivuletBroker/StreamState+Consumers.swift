@@ -7,6 +7,8 @@ struct ConsumerRequest {
     var remoteAddress: String
     var window: Int
     var outbox: SinkOutbox
+    /// `BrokerConfiguration.maxDispatchBurstBytes`, with `Int.max` for none.
+    var maxBurstBytes = Int.max
 }
 
 extension StreamState {
@@ -37,7 +39,7 @@ extension StreamState {
             priorityLevel: options.priorityLevel, window: request.window, pullMode: options.pullMode,
             ackTimeoutMilliseconds: options.ackTimeout.map(\.wholeMilliseconds),
             negativeAckDelayMilliseconds: options.negativeAckRedeliveryDelay.wholeMilliseconds,
-            outbox: request.outbox
+            outbox: request.outbox, maxBurstBytes: request.maxBurstBytes
         )
         subscriptions[name]?.type = options.type
         if let maxRedeliverCount = options.maxRedeliverCount {

@@ -262,6 +262,7 @@ struct StreamState {
     mutating func dispatchReader(_ id: UInt64, now: Int64, effects: inout StreamEffects) {
         guard var reader = readers[id] else { return }
         var deliveries: [Delivery] = []
+        var burstBytes = 0
         while reader.writable, reader.inFlightCount < reader.window, reader.nextSequence <= index.lastVisible {
             if let entry = index.messages[reader.nextSequence] {
                 guard let message = entry.body?.message else {
@@ -270,6 +271,8 @@ struct StreamState {
                 }
                 deliveries.append(Delivery(message: message, redeliveryCount: 0))
                 reader.inFlightCount += 1
+                burstBytes += message.payload.count
+                if burstBytes > reader.maxBurstBytes { reader.writable = false }
             }
             reader.nextSequence += 1
         }

@@ -175,4 +175,57 @@ import Testing
         reader.setWritable(true)
         #expect(sink.ids == Array(ids.prefix(3)))
     }
+
+    // Payloads "m0" ... "m9" are 2 bytes each, so a burst limit of 5 bytes pauses after the third message.
+    private static let burstLimited = BrokerConfiguration(maxDispatchBurstBytes: 5)
+
+    @Test func burstPastLimitPausesConsumer() throws {
+        let harness = try Harness(configuration: Self.burstLimited)
+        try harness.engine.createStream(harness.address)
+        let ids = try harness.publish(count: 10)
+        let sink = RecordingSink()
+        let consumer = try harness.subscribe(sink: sink)
+        #expect(sink.ids == Array(ids[0..<3]))
+
+        // Acknowledging frees credit, but only the sink's report resumes the consumer.
+        for id in ids[0..<3] { consumer.acknowledge(id) }
+        #expect(sink.ids == Array(ids[0..<3]))
+        consumer.setWritable(true)
+        #expect(sink.ids == Array(ids[0..<6]))
+        // Each report of the sink after a burst starts the next burst.
+        consumer.setWritable(true)
+        #expect(sink.ids == Array(ids[0..<9]))
+    }
+
+    @Test func burstLimitCountsEachDispatchPass() throws {
+        let harness = try Harness(configuration: Self.burstLimited)
+        let sink = RecordingSink()
+        _ = try harness.subscribe(sink: sink)
+        // Each publish dispatches on its own, two bytes at a time, so no pass passes the limit.
+        let ids = try harness.publish(count: 6)
+        #expect(sink.ids == ids)
+    }
+
+    @Test func burstPausedSharedConsumerLeavesRestToOthers() throws {
+        let harness = try Harness(configuration: Self.burstLimited)
+        try harness.engine.createStream(harness.address)
+        let ids = try harness.publish(count: 10)
+        let first = RecordingSink()
+        let second = RecordingSink()
+        _ = try harness.subscribe(type: .shared, sink: first)
+        #expect(first.ids == Array(ids[0..<3]))
+        _ = try harness.subscribe(type: .shared, sink: second)
+        #expect(second.ids == Array(ids[3..<6]))
+    }
+
+    @Test func burstPastLimitPausesReader() throws {
+        let harness = try Harness(configuration: Self.burstLimited)
+        try harness.engine.createStream(harness.address)
+        let ids = try harness.publish(count: 10)
+        let sink = RecordingSink()
+        let reader = try harness.engine.openReader(harness.address, start: .earliest, receiverQueueSize: 100, sink: sink)
+        #expect(sink.ids == Array(ids[0..<3]))
+        reader.setWritable(true)
+        #expect(sink.ids == Array(ids[0..<6]))
+    }
 }
