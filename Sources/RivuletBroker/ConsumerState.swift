@@ -18,8 +18,8 @@ struct ConsumerState {
     /// Sequence to delivery time (epoch ms) of each message delivered and not yet acknowledged.
     var inFlight: [UInt64: Int64] = [:]
     var outMeter = RateMeter()
-    /// False while the consumer's socket has more queued than its outbound limit, or after a burst of
-    /// `maxBurstBytes`, until the sink reports it writable; dispatch then skips it.
+    /// Whether dispatch may hand the consumer messages. False from a congestion report of its sink, or a burst
+    /// past `maxBurstBytes`, until the sink reports it writable.
     var writable = true
     /// Payload bytes above which one dispatch pass pauses the consumer; `Int.max` never pauses it.
     let maxBurstBytes: Int
@@ -36,8 +36,8 @@ struct ReaderState {
     let window: Int
     var inFlightCount = 0
     let outbox: SinkOutbox
-    /// False while the reader's socket has more queued than its outbound limit, or after a burst of
-    /// `maxBurstBytes`, until the sink reports it writable; dispatch then skips it.
+    /// Whether dispatch may hand the reader messages. False from a congestion report of its sink, or a burst
+    /// past `maxBurstBytes`, until the sink reports it writable.
     var writable = true
     /// Payload bytes above which one dispatch pass pauses the reader; `Int.max` never pauses it.
     let maxBurstBytes: Int

@@ -79,8 +79,8 @@ extension SubscriptionState {
         consumers[index].inFlight[sequence] = now
         if consumers[index].pullMode { consumers[index].permits -= 1 }
         consumers[index].outMeter.record(bytes: message.payload.count, now: now)
-        // A burst past the limit pauses the consumer; its sink then sees the batch as congestion and reports
-        // it writable once the batch drained (`BrokerConfiguration.maxDispatchBurstBytes`).
+        // A burst past the limit pauses the consumer. Its sink reports such a batch as congestion and reports
+        // the consumer writable once the batch drained (`BrokerConfiguration.maxDispatchBurstBytes`).
         consumers[index].burstBytes += message.payload.count
         if consumers[index].burstBytes > consumers[index].maxBurstBytes { consumers[index].writable = false }
         outMeter.record(bytes: message.payload.count, now: now)

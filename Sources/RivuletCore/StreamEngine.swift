@@ -76,8 +76,8 @@ public protocol ConsumerHandle: AnyObject, Sendable {
     /// Detaches the consumer; its unacknowledged messages go back to the subscription.
     func close()
     /// Pauses (false) or resumes (true) deliveries to this consumer, for a sink whose client reads slower
-    /// than messages arrive. A paused consumer gets no new deliveries, as if it had no credit; its
-    /// unacknowledged messages stay with it and its ack timeout still applies. A consumer starts writable.
+    /// than messages arrive. A paused consumer gets no new deliveries, as if it had no credit. Its
+    /// unacknowledged messages stay with it, and its ack timeout still applies. A consumer starts writable.
     func setWritable(_ writable: Bool)
 }
 

@@ -158,8 +158,8 @@ extension Connection {
     }
 
     /// Tells the handler when the queued bytes pass the high-water mark or drain to half of it. Bytes posted
-    /// from other threads count too: they reach `output` only when the loop runs their closure, and a sender
-    /// on another thread could otherwise queue without limit before the loop sees them.
+    /// from other threads count too, because they reach `output` only when the loop runs their closure, and
+    /// without them a sender on another thread could be told it is writable while its frames wait in the inbox.
     func updateWritability() {
         guard mode == .webSocket, !closeNotified, let handler else { return }
         let queued = output.count + queuedOutsideLoop.load(ordering: .relaxed)
