@@ -84,6 +84,13 @@ final class WebSocketConsumerHandler: WebSocketHandler, DeliverySink {
         applyPendingAcks(consumer)
     }
 
+    /// Pauses the engine's deliveries while the socket is congested, so a client that reads slowly pins
+    /// about the connection's outbound limit rather than a whole receive window of messages.
+    func webSocketDidChangeWritability(_ connection: any WebSocketConnection, writable: Bool) {
+        logger.debug("consumer writability changed", ["writable": "\(writable)"])
+        consumer.withLock({ $0 })?.setWritable(writable)
+    }
+
     func webSocket(_ connection: any WebSocketConnection, didReceiveBinary data: [UInt8]) {
         logger.debug("binary frame ignored", ["bytes": "\(data.count)"])
     }

@@ -23,6 +23,12 @@ public struct BrokerConfiguration: Sendable {
     /// Recent messages are cached; beyond the budget the oldest cached bodies are evicted and read back from
     /// the log when a consumer or reader reaches them. Retained messages cost an index entry each regardless.
     public var messageCacheBytes: Int
+    /// Payload bytes one dispatch pass may hand a single consumer or reader. The message that passes it is
+    /// the last one; then the consumer is paused, as `setWritable(false)` does, until its sink calls
+    /// `setWritable(true)`. nil never pauses. Set it only for sinks that report writability and report a
+    /// batch larger than this as congestion: the WebSocket transport does when this equals its outbound
+    /// high-water mark, because the frames of such a batch are larger than their payloads.
+    public var maxDispatchBurstBytes: Int?
 
     public init(
         defaultMessageTTL: Duration = .seconds(3 * 24 * 3600),
@@ -33,7 +39,8 @@ public struct BrokerConfiguration: Sendable {
         generatedProducerNamePrefix: String = "rivulet",
         maxStreamsPerFabric: Int = 10_000,
         maxSubscriptionsPerStream: Int = 1_000,
-        messageCacheBytes: Int = 256 * 1024 * 1024
+        messageCacheBytes: Int = 256 * 1024 * 1024,
+        maxDispatchBurstBytes: Int? = nil
     ) {
         self.defaultMessageTTL = defaultMessageTTL
         self.maxReceiverQueueSize = maxReceiverQueueSize
@@ -44,6 +51,7 @@ public struct BrokerConfiguration: Sendable {
         self.maxStreamsPerFabric = maxStreamsPerFabric
         self.maxSubscriptionsPerStream = maxSubscriptionsPerStream
         self.messageCacheBytes = messageCacheBytes
+        self.maxDispatchBurstBytes = maxDispatchBurstBytes
     }
 
     /// Returns the window for a requested `receiverQueueSize`, capped at the maximum, with 0 meaning 1.

@@ -18,8 +18,15 @@ struct ConsumerState {
     /// Sequence to delivery time (epoch ms) of each message delivered and not yet acknowledged.
     var inFlight: [UInt64: Int64] = [:]
     var outMeter = RateMeter()
+    /// Whether dispatch may hand the consumer messages. False from a congestion report of its sink, or a burst
+    /// past `maxBurstBytes`, until the sink reports it writable.
+    var writable = true
+    /// Payload bytes above which one dispatch pass pauses the consumer; `Int.max` never pauses it.
+    let maxBurstBytes: Int
+    /// Payload bytes handed to the consumer in the current dispatch pass.
+    var burstBytes = 0
 
-    var hasCredit: Bool { pullMode ? permits > 0 : inFlight.count < window }
+    var hasCredit: Bool { writable && (pullMode ? permits > 0 : inFlight.count < window) }
 }
 
 /// A reader: a non-durable cursor with a window of `window` messages, each acknowledgement freeing one slot.
@@ -29,6 +36,11 @@ struct ReaderState {
     let window: Int
     var inFlightCount = 0
     let outbox: SinkOutbox
+    /// Whether dispatch may hand the reader messages. False from a congestion report of its sink, or a burst
+    /// past `maxBurstBytes`, until the sink reports it writable.
+    var writable = true
+    /// Payload bytes above which one dispatch pass pauses the reader; `Int.max` never pauses it.
+    let maxBurstBytes: Int
 }
 
 /// A producer attached to a stream.

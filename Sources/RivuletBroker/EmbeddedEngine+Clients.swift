@@ -144,7 +144,8 @@ extension EmbeddedEngine {
         let outbox = SinkOutbox(sink: sink)
         let request = ConsumerRequest(
             options: options, name: options.consumerName ?? "consumer-\(core.id)-\(options.subscription)",
-            remoteAddress: remoteAddress, window: configuration.effectiveWindow(options.receiverQueueSize), outbox: outbox
+            remoteAddress: remoteAddress, window: configuration.effectiveWindow(options.receiverQueueSize), outbox: outbox,
+            maxBurstBytes: configuration.maxDispatchBurstBytes ?? .max
         )
         let (attached, effects) = try mutate(core) { state, now, effects throws(EngineError) in
             guard !state.deleted else { throw EngineError.streamNotFound("stream '\(address.topic)' not found") }
@@ -193,7 +194,9 @@ extension EmbeddedEngine {
             case .after(let id): next = max(id.sequence + 1, first)
             }
             let id = state.makeConnectionId()
-            state.readers[id] = ReaderState(id: id, nextSequence: next, window: window, outbox: outbox)
+            state.readers[id] = ReaderState(
+                id: id, nextSequence: next, window: window, outbox: outbox,
+                maxBurstBytes: configuration.maxDispatchBurstBytes ?? .max)
             state.dispatchReader(id, now: now, effects: &effects)
             return id
         }

@@ -147,6 +147,12 @@ final class EngineConsumer: ConsumerHandle {
             state.detachConsumer(id, subscription: subscription, now: now, effects: &effects)
         }
     }
+
+    func setWritable(_ writable: Bool) {
+        engine.update(core) { state, now, effects in
+            state.setWritable(writable, consumerId: id, subscription: subscription, now: now, effects: &effects)
+        }
+    }
 }
 
 /// A reader of one stream of an `EmbeddedEngine`.
@@ -174,5 +180,11 @@ final class EngineReader: ReaderHandle {
     func close() {
         outbox.detach()
         engine.update(core) { state, _, _ in state.readers.removeValue(forKey: id) }
+    }
+
+    func setWritable(_ writable: Bool) {
+        engine.update(core) { state, now, effects in
+            state.setReaderWritable(writable, readerId: id, now: now, effects: &effects)
+        }
     }
 }

@@ -7,6 +7,8 @@ struct ConsumerRequest {
     var remoteAddress: String
     var window: Int
     var outbox: SinkOutbox
+    /// `BrokerConfiguration.maxDispatchBurstBytes`, with `Int.max` for none.
+    var maxBurstBytes = Int.max
 }
 
 extension StreamState {
@@ -37,7 +39,7 @@ extension StreamState {
             priorityLevel: options.priorityLevel, window: request.window, pullMode: options.pullMode,
             ackTimeoutMilliseconds: options.ackTimeout.map(\.wholeMilliseconds),
             negativeAckDelayMilliseconds: options.negativeAckRedeliveryDelay.wholeMilliseconds,
-            outbox: request.outbox
+            outbox: request.outbox, maxBurstBytes: request.maxBurstBytes
         )
         subscriptions[name]?.type = options.type
         if let maxRedeliverCount = options.maxRedeliverCount {
@@ -77,6 +79,22 @@ extension StreamState {
         let permits = subscriptions[name]!.consumers[index].permits
         subscriptions[name]!.consumers[index].permits = permits > Int.max - count ? Int.max : permits + count
         dispatch(subscription: name, now: now, effects: &effects)
+    }
+
+    /// Pauses or resumes deliveries to one consumer; resuming dispatches at once.
+    mutating func setWritable(_ writable: Bool, consumerId: UInt64, subscription name: String, now: Int64, effects: inout StreamEffects) {
+        guard let index = subscriptions[name]?.consumers.firstIndex(where: { $0.id == consumerId }),
+            subscriptions[name]!.consumers[index].writable != writable
+        else { return }
+        subscriptions[name]!.consumers[index].writable = writable
+        if writable { dispatch(subscription: name, now: now, effects: &effects) }
+    }
+
+    /// Pauses or resumes deliveries to one reader; resuming dispatches at once.
+    mutating func setReaderWritable(_ writable: Bool, readerId: UInt64, now: Int64, effects: inout StreamEffects) {
+        guard let reader = readers[readerId], reader.writable != writable else { return }
+        readers[readerId]!.writable = writable
+        if writable { dispatchReader(readerId, now: now, effects: &effects) }
     }
 
     /// Deletes a subscription with no consumers. Throws `subscriptionNotFound` or `subscriptionHasConsumers`.

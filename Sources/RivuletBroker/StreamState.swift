@@ -273,7 +273,8 @@ struct StreamState {
     mutating func dispatchReader(_ id: UInt64, now: Int64, effects: inout StreamEffects) {
         guard var reader = readers[id] else { return }
         var deliveries: [Delivery] = []
-        while reader.inFlightCount < reader.window, reader.nextSequence <= index.lastVisible {
+        var burstBytes = 0
+        while reader.writable, reader.inFlightCount < reader.window, reader.nextSequence <= index.lastVisible {
             if let entry = index.messages[reader.nextSequence] {
                 guard let message = entry.body?.message else {
                     effects.missing.append(reader.nextSequence)
@@ -281,6 +282,8 @@ struct StreamState {
                 }
                 deliveries.append(Delivery(message: message, redeliveryCount: 0))
                 reader.inFlightCount += 1
+                burstBytes += message.payload.count
+                if burstBytes > reader.maxBurstBytes { reader.writable = false }
             }
             reader.nextSequence += 1
         }

@@ -9,6 +9,7 @@ extension SubscriptionState {
     /// Returns the deliverAt of a message it postponed, if any, so the caller can arm a timer.
     mutating func dispatch(in log: MessageIndex, now: Int64, effects: inout StreamEffects) -> Int64? {
         guard !consumers.isEmpty else { return nil }
+        for index in consumers.indices where consumers[index].burstBytes != 0 { consumers[index].burstBytes = 0 }
         var batches: [UInt64: [Delivery]] = [:]
         var wake: Int64?
         // A body that must be read from the log stops dispatch there, so nothing overtakes it; the read
@@ -78,6 +79,10 @@ extension SubscriptionState {
         consumers[index].inFlight[sequence] = now
         if consumers[index].pullMode { consumers[index].permits -= 1 }
         consumers[index].outMeter.record(bytes: message.payload.count, now: now)
+        // A burst past the limit pauses the consumer. Its sink reports such a batch as congestion and reports
+        // the consumer writable once the batch drained (`BrokerConfiguration.maxDispatchBurstBytes`).
+        consumers[index].burstBytes += message.payload.count
+        if consumers[index].burstBytes > consumers[index].maxBurstBytes { consumers[index].writable = false }
         outMeter.record(bytes: message.payload.count, now: now)
         let delivery = Delivery(message: message, redeliveryCount: redeliveryCounts[sequence] ?? 0)
         batches[consumerId, default: []].append(delivery)

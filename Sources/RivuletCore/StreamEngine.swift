@@ -77,6 +77,10 @@ public protocol ConsumerHandle: AnyObject, Sendable {
     func unsubscribe() throws(EngineError)
     /// Detaches the consumer; its unacknowledged messages go back to the subscription.
     func close()
+    /// Pauses (false) or resumes (true) deliveries to this consumer, for a sink whose client reads slower
+    /// than messages arrive. A paused consumer gets no new deliveries, as if it had no credit. Its
+    /// unacknowledged messages stay with it, and its ack timeout still applies. A consumer starts writable.
+    func setWritable(_ writable: Bool)
 }
 
 extension ConsumerHandle {
@@ -84,6 +88,9 @@ extension ConsumerHandle {
     public func acknowledge(_ ids: [MessageID]) {
         for id in ids { acknowledge(id) }
     }
+
+    /// Engines without flow control ignore it; their sinks' queues are bounded by the receive window only.
+    public func setWritable(_ writable: Bool) {}
 }
 
 /// A live reader: a non-durable cursor that changes no subscription.
@@ -91,6 +98,13 @@ public protocol ReaderHandle: AnyObject, Sendable {
     /// Frees one slot of the reader's window.
     func acknowledge(_ id: MessageID)
     func close()
+    /// Pauses (false) or resumes (true) deliveries to this reader, as `ConsumerHandle.setWritable(_:)` does.
+    func setWritable(_ writable: Bool)
+}
+
+extension ReaderHandle {
+    /// Engines without flow control ignore it; their sinks' queues are bounded by the receive window only.
+    public func setWritable(_ writable: Bool) {}
 }
 
 /// A live producer connection.

@@ -12,6 +12,7 @@ extension Connection: WebSocketConnection {
             WebSocketFrameEncoder.append(opcode: .text, payload: utf8, to: &output)
             outputCountMirror.store(output.count, ordering: .relaxed)
             loop.markTouched(self)
+            updateWritability()
         }
     }
 
@@ -27,6 +28,7 @@ extension Connection: WebSocketConnection {
             for frame in frames { WebSocketFrameEncoder.append(opcode: .text, payload: frame, to: &output) }
             outputCountMirror.store(output.count, ordering: .relaxed)
             loop.markTouched(self)
+            updateWritability()
         }
     }
 
@@ -153,6 +155,24 @@ extension Connection {
         WebSocketFrameEncoder.append(opcode: opcode, payload: payload, to: &output)
         outputCountMirror.store(output.count, ordering: .relaxed)
         loop.markTouched(self)
+    }
+
+    /// Tells the handler when the queued bytes pass the high-water mark or drain to half of it. Bytes posted
+    /// from other threads count too, because they reach `output` only when the loop runs their closure, and
+    /// without them a sender on another thread could be told it is writable while its frames wait in the inbox.
+    func updateWritability() {
+        guard mode == .webSocket, !closeNotified, let handler else { return }
+        let queued = output.count + queuedOutsideLoop.load(ordering: .relaxed)
+        let highWater = configuration.outboundHighWaterBytes
+        if isWritable, queued > highWater {
+            isWritable = false
+        } else if !isWritable, queued <= highWater / 2 {
+            isWritable = true
+        } else {
+            return
+        }
+        // The state changes before the call, so a change the handler causes (sending inline) is reported after it.
+        handler.webSocketDidChangeWritability(self, writable: isWritable)
     }
 
     /// Calls `webSocketDidClose` the first time only.

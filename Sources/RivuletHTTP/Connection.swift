@@ -88,6 +88,8 @@ final class Connection: @unchecked Sendable {
     var closeNotified = false
     var lastFrameAt: UInt64 = 0
     var nextPingAt: UInt64?
+    /// Writability as last reported to the handler (`webSocketDidChangeWritability`).
+    var isWritable = true
 
     init(loop: EventLoop, fd: Int32, id: UInt64, remoteAddress: String, tlsSession: OpaquePointer?) {
         self.loop = loop
@@ -232,6 +234,7 @@ final class Connection: @unchecked Sendable {
             readAvailable()
             loop.markTouched(self)
         }
+        updateWritability()
     }
 
     /// Shuts the write side after the last response or close frame and waits briefly for the peer's EOF, so

@@ -44,6 +44,7 @@ public struct HTTPServerConfiguration: Sendable {
     /// Open connections from one remote IP address; connections above it are accepted and closed at once.
     public var maxConnectionsPerAddress: Int
     /// Bytes queued for one socket above which the connection stops reading until the queue drains below half.
+    /// A WebSocket's handler also hears of both changes (`webSocketDidChangeWritability`).
     public var outboundHighWaterBytes: Int
 
     public init(

@@ -138,11 +138,19 @@ public protocol WebSocketHandler: AnyObject, Sendable {
     func webSocketDidFinishReading(_ connection: any WebSocketConnection)
     /// Reports that the connection is gone. `code` is the peer's close code, or nil when the socket dropped.
     func webSocketDidClose(_ connection: any WebSocketConnection, code: UInt16?)
+    /// Reports a change of writability: false once the bytes queued for the connection (those still on their
+    /// way from other threads included) exceed `outboundHighWaterBytes`, true once they drained to half of it.
+    /// A connection starts writable and reports only changes. The transport still queues what it is sent
+    /// while not writable, so a sender that pauses on false is what bounds the memory a slow reader pins.
+    func webSocketDidChangeWritability(_ connection: any WebSocketConnection, writable: Bool)
 }
 
 extension WebSocketHandler {
     /// Handlers that act on each message at once need not implement it.
     public func webSocketDidFinishReading(_ connection: any WebSocketConnection) {}
+
+    /// Handlers that send little, or only in reply to the client, need not implement it.
+    public func webSocketDidChangeWritability(_ connection: any WebSocketConnection, writable: Bool) {}
 }
 
 /// Percent-decoding for paths and queries; invalid escapes stay as they are.

@@ -43,6 +43,9 @@ public final class Server: @unchecked Sendable {
         brokerConfiguration.maxStreamsPerFabric = configuration.limits.maxStreamsPerFabric
         brokerConfiguration.maxSubscriptionsPerStream = configuration.limits.maxSubscriptionsPerStream
         brokerConfiguration.messageCacheBytes = configuration.limits.messageCacheBytes
+        // Equal to the sockets' high-water mark, so a paused burst always fills a socket's queue past the
+        // mark and the socket reports it writable again once drained.
+        brokerConfiguration.maxDispatchBurstBytes = configuration.limits.outboundHighWaterBytes
         engine = try EmbeddedEngine(log: log, configuration: brokerConfiguration, logger: logger.with(["component": "broker"]))
         logger.info("recovery finished", ["duration": "\(ContinuousClock.now - started)", "log_bytes": String(log.sizeBytes)])
 
@@ -70,6 +73,7 @@ public final class Server: @unchecked Sendable {
         httpConfiguration.maxWebSocketMessageBytes = limits.maxWebSocketMessageBytes
         httpConfiguration.maxConnections = limits.maxConnections
         httpConfiguration.maxConnectionsPerAddress = limits.maxConnectionsPerAddress
+        httpConfiguration.outboundHighWaterBytes = limits.outboundHighWaterBytes
         if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsPrivateKeyPath {
             httpConfiguration.tls = TLSConfiguration(certificatePath: certificate, privateKeyPath: key)
         }

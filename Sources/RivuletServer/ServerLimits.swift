@@ -22,6 +22,9 @@ public struct ServerLimits: Sendable, Equatable {
     public var maxSubscriptionsPerStream = 1_000
     /// Bytes of message bodies kept in memory for dispatch; older ones are read back from the log.
     public var messageCacheBytes = 256 * 1024 * 1024
+    /// Bytes queued for one socket above which the server stops reading from it and stops handing its consumer
+    /// or reader new messages, until the queue drains to half.
+    public var outboundHighWaterBytes = 16 * 1024 * 1024
     /// Failed logins from one IP address within `failedLoginWindow` before logins from it get 429.
     public var maxFailedLoginsPerAddress = 10
     /// Failed logins for one account within `failedLoginWindow` before logins to it get 429.
@@ -54,6 +57,8 @@ extension ServeOptions {
               default: 1_000, \.maxSubscriptionsPerStream),
         byteCount("message-cache-bytes", "Bytes of message bodies all streams keep in memory for delivery; beyond it the oldest are evicted and read back from disk when a consumer reaches them.",
                   default: 256 * 1024 * 1024, \.messageCacheBytes),
+        byteCount("outbound-high-water-bytes", "Bytes queued for one socket above which the server stops reading from it and stops sending its consumer or reader new messages, until the queue drains to half.",
+                  default: 16 * 1024 * 1024, \.outboundHighWaterBytes),
         count("max-failed-logins-per-address", "Failed logins from one IP address within --failed-login-window before its logins get 429.",
               default: 10, \.maxFailedLoginsPerAddress),
         count("max-failed-logins-per-account", "Failed logins for one account within --failed-login-window before its logins get 429.",

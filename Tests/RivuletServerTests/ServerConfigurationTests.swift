@@ -119,6 +119,17 @@ import Testing
         #expect(found.contains { $0.hasPrefix("--message-cache-bytes '0' is invalid") })
     }
 
+    @Test func outboundHighWaterFromFlagOrEnvironment() throws {
+        #expect(try #require(configuration([], environment: [:])).limits.outboundHighWaterBytes == 16 * 1024 * 1024)
+        let flagged = try #require(configuration(["--outbound-high-water-bytes", "65536"], environment: [:]))
+        #expect(flagged.limits.outboundHighWaterBytes == 65_536)
+        let fromEnvironment = try #require(
+            configuration([], environment: ["RIVULET_OUTBOUND_HIGH_WATER_BYTES": "1048576"]))
+        #expect(fromEnvironment.limits.outboundHighWaterBytes == 1_048_576)
+        let found = problems(["--outbound-high-water-bytes", "0"])
+        #expect(found.contains { $0.hasPrefix("--outbound-high-water-bytes '0' is invalid") })
+    }
+
     @Test func bareDurationIsSeconds() {
         #expect(ServeOptions.parseDuration("15") == .seconds(15))
         #expect(ServeOptions.parseDuration("250ms") == .milliseconds(250))
