@@ -28,7 +28,7 @@ struct IndexEntry: Sendable {
 /// has an index entry. Its body hangs off the entry while the engine-wide budget allows; an evicted body is read
 /// back from the log (`RecordLog.read(at:)`) off the stream lock when dispatch needs it.
 struct MessageIndex {
-    var messages: [UInt64: IndexEntry] = [:]
+    var messages = SequenceTable<IndexEntry>()
     var cache: MessageCacheOrder
     /// The highest sequence up to which every publish completed; nothing above it is dispatched.
     var lastVisible: UInt64 = 0
@@ -81,14 +81,14 @@ struct MessageIndex {
     mutating func cacheBody(_ message: StoredMessage) {
         let sequence = message.id.sequence
         guard let entry = messages[sequence], entry.body == nil else { return }
-        messages[sequence]?.body = CachedBody(message)
+        messages.modify(sequence) { $0.body = CachedBody(message) }
         cache.added(sequence, bytes: entry.sizeBytes)
     }
 
     /// Drops every cached body of the stream, returning their bytes to the budget.
     mutating func uncacheAll() {
-        for sequence in cache.sequences[cache.head...] where messages[sequence]?.body != nil {
-            messages[sequence]?.body = nil
+        for sequence in cache.sequences[cache.head...] {
+            messages.modify(sequence) { $0.body = nil }
         }
         cache.reset()
     }
@@ -108,9 +108,13 @@ struct MessageIndex {
         while cache.budget.usedBytes > target, cache.bytes > keepingBytes, cache.head < cache.sequences.count {
             let sequence = cache.sequences[cache.head]
             cache.head += 1
-            guard let entry = messages[sequence], entry.body != nil else { continue }
-            messages[sequence]?.body = nil
-            cache.dropped(bytes: entry.sizeBytes)
+            var droppedBytes: Int?
+            messages.modify(sequence) { entry in
+                guard entry.body != nil else { return }
+                entry.body = nil
+                droppedBytes = entry.sizeBytes
+            }
+            if let droppedBytes { cache.dropped(bytes: droppedBytes) }
         }
         if cache.head > 1024, cache.head * 2 > cache.sequences.count {
             cache.sequences.removeFirst(cache.head)

@@ -84,7 +84,8 @@ extension SubscriptionState {
         consumers[index].burstBytes += message.payload.count
         if consumers[index].burstBytes > consumers[index].maxBurstBytes { consumers[index].writable = false }
         outMeter.record(bytes: message.payload.count, now: now)
-        let delivery = Delivery(message: message, redeliveryCount: redeliveryCounts[sequence] ?? 0)
+        let redeliveryCount = redeliveryCounts.isEmpty ? 0 : redeliveryCounts[sequence] ?? 0
+        let delivery = Delivery(message: message, redeliveryCount: redeliveryCount)
         batches[consumerId, default: []].append(delivery)
     }
 

@@ -93,10 +93,11 @@ struct SubscriptionState {
 
     private mutating func dropTracking(of sequence: UInt64) {
         releaseOutstanding(sequence)
-        pending.remove(sequence)
-        delayed.removeValue(forKey: sequence)
-        negativelyAcknowledged.removeValue(forKey: sequence)
-        redeliveryCounts.removeValue(forKey: sequence)
+        // Skipping empty collections saves a hash per collection on every acknowledgement.
+        if !pending.isEmpty { pending.remove(sequence) }
+        if !delayed.isEmpty { delayed.removeValue(forKey: sequence) }
+        if !negativelyAcknowledged.isEmpty { negativelyAcknowledged.removeValue(forKey: sequence) }
+        if !redeliveryCounts.isEmpty { redeliveryCounts.removeValue(forKey: sequence) }
     }
 
     /// Forgets every sequence in `first...last`: one by one for a short span (the common in-order ack), by
@@ -104,7 +105,7 @@ struct SubscriptionState {
     private mutating func dropTracking(from first: UInt64, through sequence: UInt64) {
         if sequence - first < 256 {
             for tracked in first...sequence {
-                acknowledged.remove(tracked)
+                if !acknowledged.isEmpty { acknowledged.remove(tracked) }
                 dropTracking(of: tracked)
             }
             return
@@ -124,7 +125,7 @@ struct SubscriptionState {
     @discardableResult
     mutating func releaseOutstanding(_ sequence: UInt64) -> Int? {
         guard let consumerId = outstanding.removeValue(forKey: sequence) else { return nil }
-        if let key = outstandingKeys.removeValue(forKey: sequence), var owner = keyOwners[key] {
+        if !outstandingKeys.isEmpty, let key = outstandingKeys.removeValue(forKey: sequence), var owner = keyOwners[key] {
             owner.outstandingCount -= 1
             keyOwners[key] = owner.outstandingCount > 0 ? owner : nil
         }
