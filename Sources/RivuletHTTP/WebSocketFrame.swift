@@ -294,25 +294,49 @@ struct UTF8Validator {
 
     /// Checks more bytes; returns false at the first byte that cannot be valid UTF-8.
     mutating func feed<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
-        for byte in bytes {
-            if remaining > 0 {
-                guard byte >= lowerBound && byte <= upperBound else { return false }
-                remaining -= 1
-                lowerBound = 0x80
-                upperBound = 0xBF
-                continue
+        if let valid = bytes.withContiguousStorageIfAvailable({ feed(contiguous: $0) }) { return valid }
+        for byte in bytes where !step(byte) { return false }
+        return true
+    }
+
+    /// Checks contiguous bytes, skipping runs of ASCII eight bytes at a time between characters.
+    private mutating func feed(contiguous bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var index = 0
+        while index < bytes.count {
+            if remaining == 0 {
+                while index + 8 <= bytes.count, raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                    index += 8
+                }
+                guard index < bytes.count else { break }
             }
-            if byte < 0x80 { continue }
-            switch byte {
-            case 0xC2...0xDF: remaining = 1
-            case 0xE0: remaining = 2; lowerBound = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: remaining = 2
-            case 0xED: remaining = 2; upperBound = 0x9F
-            case 0xF0: remaining = 3; lowerBound = 0x90
-            case 0xF1...0xF3: remaining = 3
-            case 0xF4: remaining = 3; upperBound = 0x8F
-            default: return false
-            }
+            guard step(bytes[index]) else { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// Checks one byte; returns false when it cannot continue valid UTF-8.
+    @inline(__always)
+    private mutating func step(_ byte: UInt8) -> Bool {
+        if remaining > 0 {
+            guard byte >= lowerBound && byte <= upperBound else { return false }
+            remaining -= 1
+            lowerBound = 0x80
+            upperBound = 0xBF
+            return true
+        }
+        if byte < 0x80 { return true }
+        switch byte {
+        case 0xC2...0xDF: remaining = 1
+        case 0xE0: remaining = 2; lowerBound = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: remaining = 2
+        case 0xED: remaining = 2; upperBound = 0x9F
+        case 0xF0: remaining = 3; lowerBound = 0x90
+        case 0xF1...0xF3: remaining = 3
+        case 0xF4: remaining = 3; upperBound = 0x8F
+        default: return false
         }
         return true
     }
