@@ -144,11 +144,27 @@ extension RESTRouter {
     private static func userChanges(_ call: RESTCall) throws(APIError) -> UserChanges {
         let object = try jsonObject(call, usage: #"send any of {"passwd", "active", "email", "displayName"}"#)
         var changes = UserChanges()
-        changes.password = object["passwd"] as? String ?? object["password"] as? String
-        changes.active = object["active"] as? Bool
-        changes.email = object["email"] as? String
-        changes.displayName = object["displayName"] as? String ?? (object["extra"] as? [String: Any])?["name"] as? String
+        // A member of the wrong type is an error rather than ignored, so a caller never believes a change
+        // was made that was not.
+        let password = try member(object, "passwd", as: String.self, "a string")
+        let passwordAlias = try member(object, "password", as: String.self, "a string")
+        changes.password = password ?? passwordAlias
+        changes.active = try member(object, "active", as: Bool.self, "true or false")
+        changes.email = try member(object, "email", as: String.self, "a string")
+        let extra = try member(object, "extra", as: [String: Any].self, "an object")
+        let displayName = try member(object, "displayName", as: String.self, "a string")
+        changes.displayName = displayName ?? (extra?["name"] as? String)
         return changes
+    }
+
+    /// Returns the member `key` of `object` as `type`, nil when it is absent, and throws when it has another
+    /// type (null included).
+    private static func member<Member>(
+        _ object: [String: Any], _ key: String, as type: Member.Type, _ expected: String
+    ) throws(APIError) -> Member? {
+        guard let value = object[key] else { return nil }
+        guard let typed = value as? Member else { throw .badParameter("'\(key)' must be \(expected)") }
+        return typed
     }
 
     /// Strips a `{tenant}.` qualifier naming the caller's tenant unless a user has the qualified name itself.

@@ -73,6 +73,17 @@ def test_password_change_ends_earlier_tokens(shared_server, rest):
     assert_success(rest.request("GET", "/_api/user"))
 
 
+@pytest.mark.parametrize("body", [{"passwd": 123}, {"passwd": None}, {"passwd": ["long-enough-password"]},
+                                  {"active": "no"}, {"email": 5}])
+def test_user_change_with_wrong_type_is_400(shared_server, rest, body):
+    username = unique_name("typed")
+    create_user(rest, username)
+    error = assert_error(rest.request("PATCH", f"/_api/user/{username}", json=body), 400)
+    assert next(iter(body)) in error["errorMessage"]
+    # Nothing changed: the old password still logs in.
+    assert_success(user_client(shared_server, username).request("GET", "/_api/user"))
+
+
 def test_otp_carries_the_levels_of_whoever_requested_it(shared_server, rest):
     name = unique_name("otp_levels")
     topic = topic_name(name)
