@@ -78,7 +78,10 @@ public final class AuthService: Authenticating {
 
     /// Redeems a one-time password once, before it expires, and only while its user or key still exists.
     public func redeemOneTimePassword(_ otp: String) -> Principal? {
-        guard let principal = oneTimePasswords.redeem(otp, now: now()), isCurrent(principal) else { return nil }
+        guard let (principal, tag) = oneTimePasswords.redeemWithTag(otp, now: now()), isCurrent(principal) else { return nil }
+        // A one-time password issued before its user's password changed ends with the user's tokens. A key's
+        // one-time password carries no tag.
+        guard principal.keyId != nil || tag == currentPasswordTag(principal) else { return nil }
         return principal
     }
 
@@ -131,6 +134,13 @@ public final class AuthService: Authenticating {
         return LoginResult(token: JSONWebToken.sign(claims, secret: secret), principal: principal, expiresAt: expiresAt)
     }
 
+    /// Returns the password tag of the user behind `principal`, or nil when the user does not exist.
+    func currentPasswordTag(_ principal: Principal) -> String? {
+        accounts.withLock { file in
+            file.users.first { $0.tenant == principal.tenant && $0.username == principal.username }.map(passwordTag(of:))
+        }
+    }
+
     /// Returns a short keyed fingerprint of the user's salt and hash. Every password set draws a new salt, so
     /// the tag changes with each password change and with a user created again under the same name.
     func passwordTag(of user: StoredUser) -> String {
@@ -141,7 +151,8 @@ public final class AuthService: Authenticating {
     /// Returns a fresh random URL-safe one-time password bound to `principal`, redeemable once within its lifetime.
     public func issueOneTimePassword(for principal: Principal) -> String {
         let otp = Base64URL.encode(AuthCrypto.randomBytes(count: 32))
-        oneTimePasswords.insert(otp, principal: principal, now: now())
+        let tag = principal.keyId == nil ? currentPasswordTag(principal) : nil
+        oneTimePasswords.insert(otp, principal: principal, passwordTag: tag, now: now())
         return otp
     }
 

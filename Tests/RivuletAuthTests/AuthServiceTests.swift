@@ -76,12 +76,16 @@ struct AuthServiceTests {
         _ = try service.createUser("alice", email: nil, password: "first password", by: root)
         let before = try service.login(tenant: "acme", username: "alice", password: "first password")
         let untouched = try service.login(tenant: "acme", username: "root", password: "correct horse")
+        let alice = Principal(tenant: "acme", username: "alice")
+        let earlierOTP = service.issueOneTimePassword(for: alice)
 
         _ = try service.updateUser("alice", UserChanges(displayName: "Alice"), by: root)
         #expect(service.authenticate(authorization: "bearer \(before.token)") == before.principal)
 
         _ = try service.updateUser("alice", UserChanges(password: "second password"), by: root)
         #expect(service.authenticate(authorization: "bearer \(before.token)") == nil)
+        #expect(service.redeemOneTimePassword(earlierOTP) == nil)
+        #expect(service.redeemOneTimePassword(service.issueOneTimePassword(for: alice)) == alice)
         #expect(service.authenticate(authorization: "bearer \(untouched.token)") == untouched.principal)
         let after = try service.login(tenant: "acme", username: "alice", password: "second password")
         #expect(service.authenticate(authorization: "bearer \(after.token)") == after.principal)
