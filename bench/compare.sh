@@ -225,8 +225,11 @@ cp "$RESULTS" "$ROOT/bench/results/last-$MODE.jsonl"
 echo
 echo "mode=$MODE commit=$(cd "$ROOT" && git rev-parse --short HEAD) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\" cores=$(nproc)"
 "$PY" "$ROOT/bench/summarize.py" "$RESULTS"
-echo "Cells are median (min-max) over the measured runs. NATS JetStream acknowledges before fsync, a weaker"
-echo "durability than Rivulet's and Redis's fsync before the acknowledgement."
+echo "Cells are median (min-max) over the measured runs."
+if [[ ,$SYSTEMS, == *,nats,* ]]; then
+    echo "NATS JetStream acknowledges before fsync, a weaker durability than Rivulet's and Redis's fsync before"
+    echo "the acknowledgement."
+fi
 if ((${#FAILURES[@]})); then
     echo
     echo "compare.sh: ${#FAILURES[@]} run(s) failed, so their cells are missing or rest on fewer runs:" >&2

@@ -22,12 +22,14 @@ PEERS = ["redis", "nats"]
 def main():
     rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
     measured = [row for row in rows if row.get("run") not in ("warmup", "fill")]
-    print(f"{'workload':9} {'figure':28} " + " ".join(f"{name:>30}" for name in ["rivulet"] + PEERS)
-          + "   ratio vs redis / nats")
+    # Only the peers that ran get a column.
+    peers = [peer for peer in PEERS if any(row["system"] == peer for row in measured)]
+    print(f"{'workload':10} {'figure':28} " + " ".join(f"{name:>30}" for name in ["rivulet"] + peers)
+          + "   ratio vs " + " / ".join(peers))
     for workload, figures in FIGURES.items():
         for figure, higher_is_better in figures:
             cells, medians = [], {}
-            for system in ["rivulet"] + PEERS:
+            for system in ["rivulet"] + peers:
                 values = [row[figure] for row in measured
                           if row["id"] == workload and row["system"] == system and figure in row]
                 if not values:
@@ -39,13 +41,13 @@ def main():
             if not medians:
                 continue
             ratios = []
-            for peer in PEERS:
+            for peer in peers:
                 if "rivulet" in medians and peer in medians and medians["rivulet"] and medians[peer]:
                     ratio = medians["rivulet"] / medians[peer] if higher_is_better else medians[peer] / medians["rivulet"]
                     ratios.append(f"{ratio:.2f}x")
                 else:
                     ratios.append("-")
-            print(f"{workload:9} {figure:28} " + " ".join(cells) + "   " + " / ".join(ratios))
+            print(f"{workload:10} {figure:28} " + " ".join(cells) + "   " + " / ".join(ratios))
     loads = [row["loadavg"] for row in measured if "loadavg" in row]
     if loads:
         print(f"background load (1-min loadavg at run start): median {statistics.median(loads):.2f}, "
