@@ -157,9 +157,9 @@ extension Connection {
         loop.markTouched(self)
     }
 
-    /// Tells the handler when the queued bytes pass the high-water mark or drain to half of it. Bytes posted
-    /// from other threads count too, because they reach `output` only when the loop runs their closure, and
-    /// without them a sender on another thread could be told it is writable while its frames wait in the inbox.
+    /// Reports to the handler when the queued bytes pass the high-water mark or drain to half of it. Bytes
+    /// posted from other threads count too: they reach `output` only when the loop runs their closure, so
+    /// without them a sender could be reported writable while its frames still wait in the loop's inbox.
     func updateWritability() {
         guard mode == .webSocket, !closeNotified, let handler else { return }
         let queued = output.count + queuedOutsideLoop.load(ordering: .relaxed)

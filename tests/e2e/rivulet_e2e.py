@@ -757,3 +757,50 @@ def read_close_code(connection: RawConnection) -> int | None:
         connection.buffer = connection.buffer[offset + length:]
         if first & 0x0F == 0x8:
             return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+
+
+@dataclass
+class NumberedMessages:
+    """A run of `count` numbered payloads of `size` bytes, published with a window of unacknowledged sends and
+    read back with a check that each arrives once, in publish order."""
+
+    prefix: str
+    count: int
+    size: int
+    window: int = 50
+    timeout: float = 60
+
+    def payload(self, index: int) -> str:
+        head = f"{self.prefix}-{index:05d}-"
+        return head + "x" * (self.size - len(head))
+
+    def publish_all(self, producer: websocket.WebSocket) -> None:
+        sent = 0
+        acked = 0
+        deadline = time.monotonic() + self.timeout
+        while acked < self.count:
+            assert time.monotonic() < deadline, f"publishing stalled after {acked} acks"
+            while sent - acked < self.window and sent < self.count:
+                producer.send(json.dumps({"payload": b64(self.payload(sent)), "context": str(sent)}))
+                sent += 1
+            ack = recv_json(producer, timeout=30)
+            assert ack.get("result") == "ok", f"publish failed: {ack}"
+            acked += 1
+
+    def receive_in_order(self, socket_: websocket.WebSocket, role: str) -> None:
+        """Receive (and acknowledge) every message, checking each arrives once, in publish order."""
+        deadline = time.monotonic() + self.timeout
+        for index in range(self.count):
+            assert time.monotonic() < deadline, f"{role} received only {index} of {self.count} messages"
+            message = recv_json(socket_, timeout=30)
+            got = unb64(message["payload"]).decode()
+            assert got == self.payload(index), f"{role}: message {index} arrived as {got[:16]}"
+            socket_.send(json.dumps({"messageId": message["messageId"]}))
+
+
+def resident_bytes(pid: int) -> int:
+    """Return the resident memory (VmRSS) of process `pid` in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS line in /proc/{pid}/status")

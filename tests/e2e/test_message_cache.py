@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import time
 
 from rivulet_e2e import (
-    b64,
+    NumberedMessages,
     close_quietly,
     logged_in_client,
-    recv_json,
-    unb64,
     unique_name,
     ws_connect,
     ws_url,
@@ -24,34 +20,7 @@ PHASE_TIMEOUT_SECONDS = 120
 SERVER_ARGS = ("--region", "local", "--fsync", "always", "--message-cache-bytes", str(CACHE_BYTES))
 
 
-def payload(index: int) -> str:
-    prefix = f"cache-{index:05d}-"
-    return prefix + "x" * (PAYLOAD_BYTES - len(prefix))
-
-
-def publish_all(producer) -> None:
-    sent = 0
-    acked = 0
-    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
-    while acked < MESSAGE_COUNT:
-        assert time.monotonic() < deadline, f"publishing stalled after {acked} acks"
-        while sent - acked < PUBLISH_WINDOW and sent < MESSAGE_COUNT:
-            producer.send(json.dumps({"payload": b64(payload(sent)), "context": str(sent)}))
-            sent += 1
-        ack = recv_json(producer, timeout=30)
-        assert ack.get("result") == "ok", f"publish failed: {ack}"
-        acked += 1
-
-
-def receive_in_order(socket_, role: str) -> None:
-    """Receive (and acknowledge) every message, checking each arrives once, in publish order."""
-    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
-    for index in range(MESSAGE_COUNT):
-        assert time.monotonic() < deadline, f"{role} received only {index} of {MESSAGE_COUNT} messages"
-        message = recv_json(socket_, timeout=30)
-        got = unb64(message["payload"]).decode()
-        assert got == payload(index), f"{role}: message {index} arrived as {got[:16]}"
-        socket_.send(json.dumps({"messageId": message["messageId"]}))
+MESSAGES = NumberedMessages("cache", MESSAGE_COUNT, PAYLOAD_BYTES, PUBLISH_WINDOW, PHASE_TIMEOUT_SECONDS)
 
 
 def test_backlog_beyond_cache_is_consumed_from_earliest(server_factory):
@@ -63,14 +32,14 @@ def test_backlog_beyond_cache_is_consumed_from_earliest(server_factory):
     close_quietly(ws_connect(server, ws_url(server, "consumer", name, keeper), token=rest.token))
     producer = ws_connect(server, ws_url(server, "producer", name), token=rest.token)
     try:
-        publish_all(producer)
+        MESSAGES.publish_all(producer)
     finally:
         close_quietly(producer)
 
     # The reader goes first: messages every subscription acknowledged are no longer retained for readers.
     reader = ws_connect(server, ws_url(server, "reader", name, query={"messageId": "earliest"}), token=rest.token)
     try:
-        receive_in_order(reader, "reader")
+        MESSAGES.receive_in_order(reader, "reader")
     finally:
         close_quietly(reader)
     subscription = unique_name("cache_sub")
@@ -79,7 +48,7 @@ def test_backlog_beyond_cache_is_consumed_from_earliest(server_factory):
         token=rest.token,
     )
     try:
-        receive_in_order(consumer, "consumer")
+        MESSAGES.receive_in_order(consumer, "consumer")
     finally:
         close_quietly(consumer)
 
@@ -88,6 +57,6 @@ def test_backlog_beyond_cache_is_consumed_from_earliest(server_factory):
     rest = logged_in_client(restarted)
     consumer = ws_connect(restarted, ws_url(restarted, "consumer", name, keeper), token=rest.token)
     try:
-        receive_in_order(consumer, "consumer after restart")
+        MESSAGES.receive_in_order(consumer, "consumer after restart")
     finally:
         close_quietly(consumer)

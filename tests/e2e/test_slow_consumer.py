@@ -7,16 +7,13 @@ both sockets would take, and once the clients read, every message arrives once, 
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 from rivulet_e2e import (
-    b64,
+    NumberedMessages,
     close_quietly,
     logged_in_client,
-    recv_json,
-    unb64,
+    resident_bytes,
     unique_name,
     ws_connect,
     ws_url,
@@ -27,7 +24,7 @@ CACHE_BYTES = 2 << 20
 MESSAGE_COUNT = 250
 PAYLOAD_BYTES = 100_000
 # Queueing every message would cost each stalled socket about 33 MB of frames, because base64 grows payloads by a
-# third, so the two sockets would add over 60 MB. With deliveries paused each socket holds about the high-water
+# third, so the two sockets would add over 60 MB. With deliveries paused each socket keeps about the high-water
 # mark. Measured with a debug build on 2 cores: 70 MiB of growth when the sockets' writability was ignored,
 # 5 to 8 MiB with flow control.
 MAX_GROWTH_BYTES = 32 << 20
@@ -40,41 +37,7 @@ SERVER_ARGS = (
 )
 
 
-def payload(index: int) -> str:
-    prefix = f"slow-{index:05d}-"
-    return prefix + "x" * (PAYLOAD_BYTES - len(prefix))
-
-
-def resident_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS line in /proc/{pid}/status")
-
-
-def publish_all(producer) -> None:
-    sent = 0
-    acked = 0
-    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
-    while acked < MESSAGE_COUNT:
-        assert time.monotonic() < deadline, f"publishing stalled after {acked} acks"
-        while sent - acked < PUBLISH_WINDOW and sent < MESSAGE_COUNT:
-            producer.send(json.dumps({"payload": b64(payload(sent)), "context": str(sent)}))
-            sent += 1
-        ack = recv_json(producer, timeout=30)
-        assert ack.get("result") == "ok", f"publish failed: {ack}"
-        acked += 1
-
-
-def receive_in_order(socket_, role: str) -> None:
-    """Receive (and acknowledge) every message, checking each arrives once, in publish order."""
-    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
-    for index in range(MESSAGE_COUNT):
-        assert time.monotonic() < deadline, f"{role} received only {index} of {MESSAGE_COUNT} messages"
-        message = recv_json(socket_, timeout=30)
-        got = unb64(message["payload"]).decode()
-        assert got == payload(index), f"{role}: message {index} arrived as {got[:16]}"
-        socket_.send(json.dumps({"messageId": message["messageId"]}))
+MESSAGES = NumberedMessages("slow", MESSAGE_COUNT, PAYLOAD_BYTES, PUBLISH_WINDOW, PHASE_TIMEOUT_SECONDS)
 
 
 def test_stalled_consumer_and_reader_pin_bounded_memory(server_factory):
@@ -91,7 +54,7 @@ def test_stalled_consumer_and_reader_pin_bounded_memory(server_factory):
     producer = ws_connect(server, ws_url(server, "producer", name), token=rest.token)
     try:
         before = resident_bytes(server.pid)
-        publish_all(producer)
+        MESSAGES.publish_all(producer)
         # The last deliveries may still be on their way to the sockets after the last ack: take the highest
         # of ten samples over one second.
         samples = []
@@ -105,7 +68,7 @@ def test_stalled_consumer_and_reader_pin_bounded_memory(server_factory):
         )
 
         # The reader goes first: messages every subscription acknowledged are no longer retained for readers.
-        receive_in_order(reader, "reader")
-        receive_in_order(consumer, "consumer")
+        MESSAGES.receive_in_order(reader, "reader")
+        MESSAGES.receive_in_order(consumer, "consumer")
     finally:
         close_quietly(producer, consumer, reader)
