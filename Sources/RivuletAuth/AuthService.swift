@@ -126,11 +126,9 @@ public final class AuthService: Authenticating {
     public func issueToken(for principal: Principal) -> LoginResult {
         let issuedAt = Int64(now())
         let expiresAt = issuedAt + Int64(Self.seconds(configuration.tokenLifetime))
-        let tag = accounts.withLock { file in
-            file.users.first { $0.tenant == principal.tenant && $0.username == principal.username }.map(passwordTag(of:))
-        }
         let claims = TokenClaims(
-            tenant: principal.tenant, username: principal.username, issuedAt: issuedAt, expiresAt: expiresAt, passwordTag: tag)
+            tenant: principal.tenant, username: principal.username, issuedAt: issuedAt, expiresAt: expiresAt,
+            passwordTag: currentPasswordTag(principal))
         return LoginResult(token: JSONWebToken.sign(claims, secret: secret), principal: principal, expiresAt: expiresAt)
     }
 

@@ -17,13 +17,7 @@ final class EngineProducer: ProducerHandle {
     }
 
     func publish(_ request: PublishRequest, completion: @escaping @Sendable (Result<MessageID, EngineError>) -> Void) {
-        guard !closed.load(ordering: .acquiring) else {
-            completion(.failure(.unavailable("producer '\(producerName)' is closed")))
-            return
-        }
-        var request = request
-        if request.producerName == nil { request.producerName = producerName }
-        engine.publish(to: core, producerId: id, request, completion: completion)
+        publish([request]) { results in completion(results[0]) }
     }
 
     func publish(_ requests: [PublishRequest], completion: @escaping @Sendable ([Result<MessageID, EngineError>]) -> Void) {
